@@ -1,0 +1,3 @@
+module github.com/spdygo/spdy
+
+go 1.26
