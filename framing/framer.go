@@ -203,6 +203,7 @@ func (f *Framer) readData(fh FrameHeader) (Frame, error) {
 	if fh.Flags&FlagDataCompressed != 0 {
 		return &f.data, streamError(fh.StreamID, StatusProtocolError, "DATA frame with the unsupported compressed flag")
 	}
+	f.data.Flags &= allowedFlags[FrameData]
 	return &f.data, nil
 }
 
@@ -282,9 +283,13 @@ func (f *Framer) parseControl(fh FrameHeader, p []byte) (Frame, error) {
 		f.unknown = UnknownFrame{FrameHeader: fh, Payload: p}
 		return &f.unknown, nil
 	}
-	if allowed := allowedFlags[fh.Type]; allowed == 0 && fh.Flags != 0 {
+	// Frames that define no flags must carry none; in the others, undefined
+	// bits are ignored, and cleared so that what is read can be written.
+	allowed := allowedFlags[fh.Type]
+	if allowed == 0 && fh.Flags != 0 {
 		return nil, connError("%v frame with flags %#02x, want 0", fh.Type, uint8(fh.Flags))
 	}
+	fh.Flags &= allowed
 	v2 := fh.Version == Version2
 	switch fh.Type {
 	case FrameSynStream:

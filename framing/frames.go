@@ -21,7 +21,8 @@ type FrameHeader struct {
 	Version Version
 	// Type is the type of a control frame, or FrameData.
 	Type FrameType
-	// Flags are the frame's flag bits as they were on the wire.
+	// Flags are the frame's flags. ReadFrame clears bits the frame type
+	// does not define (receivers ignore them), except in UnknownFrame.
 	Flags Flags
 	// Length is the payload length in bytes, as it was on the wire. It is
 	// ignored when a frame is written: the Framer computes it.

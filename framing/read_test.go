@@ -147,6 +147,11 @@ func TestReadRules(t *testing.T) {
 					t.Errorf("stream error without its frame: %v", f)
 				}
 			}
+			if err == nil {
+				if _, unknown := f.(*UnknownFrame); !unknown && f.Header().Flags&^allowedFlags[f.Header().Type] != 0 {
+					t.Errorf("undefined flags kept: %v", f.Header())
+				}
+			}
 			next, err := fr.ReadFrame()
 			if err != nil || next.(*PingFrame).ID != 77 {
 				t.Errorf("next frame: %v, %v; the Framer lost its place", next, err)
