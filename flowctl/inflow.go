@@ -220,9 +220,12 @@ func (f *Inflow) GrowTarget(size int32) (update uint32) {
 // increases) for the rest of the stream's life, and returns credit as usual;
 // once all received data is consumed and returned, the peer's window and
 // ours are both the new Target. Streams created after the change start at
-// newSize with no slack; a stream the peer may open before it sees the
-// decrease can be given the same allowance with Init(oldSize, ...)
-// followed by AdjustInitial(oldSize, newSize).
+// newSize with no slack. That is right for streams we open after sending
+// the SETTINGS frame, since the peer reads it before our SYN_STREAM; a stream
+// the peer opens may predate its reading of the frame, and gets the same
+// allowance with Init(largest, ...) followed by AdjustInitial(largest,
+// newSize), where largest is the largest size we advertised that the peer
+// may still be using.
 func (f *Inflow) AdjustInitial(oldSize, newSize int32) error {
 	d, err := checkSizes(oldSize, newSize)
 	if err != nil || f.unlimited {
