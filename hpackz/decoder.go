@@ -1,0 +1,339 @@
+package hpackz
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// DefaultMaxBlockSize is the limit on the inflated size of one header block
+// that a [Decoder] applies when [DecoderOptions.MaxBlockSize] is zero:
+// 256 KiB.
+//
+// A SPDY header block carries one request or response head. Real heads are a
+// few hundred bytes to a few KiB, and common servers refuse much less than
+// this limit (nginx 32 KiB in total by default, Apache 8 KiB per field);
+// Go's net/http allows 1 MiB for a whole HTTP/1 head. 256 KiB leaves room for
+// any head a browser or API client sends, including many large cookies,
+// while keeping what one block may make a Decoder hold small: the Decoder
+// never holds more than the limit of inflated output for a block.
+const DefaultMaxBlockSize = 256 << 10
+
+// DecoderOptions configures a [Decoder]. The zero value gives the defaults.
+type DecoderOptions struct {
+	// MaxBlockSize limits the inflated size of one header block, in
+	// bytes. A larger block is still inflated to its end, keeping the
+	// compression context in step, but its output beyond the limit is
+	// dropped and Decode reports a *TooLargeError. Zero means
+	// DefaultMaxBlockSize. It must not be negative.
+	MaxBlockSize int
+}
+
+// A Decoder decodes the header blocks that one direction of a SPDY session
+// carries: it inflates each block through the direction's zlib stream and
+// parses the name/value pairs.
+//
+// Every block received on the direction must go through the same Decoder, in
+// order, including blocks of frames that are then rejected: the blocks share
+// one compression context. See the package documentation for what each kind
+// of error means for the session.
+//
+// A Decoder is not safe for concurrent use. It holds a 32 KiB history window
+// and about 6 KiB of decoding tables for the life of the session, plus a
+// scratch buffer for the inflated block that it keeps while it is at most
+// 32 KiB.
+type Decoder struct {
+	v       Version
+	limit   int
+	started bool  // the zlib header was read
+	err     error // sticky *CompressionError
+
+	buf    []byte   // the inflated block
+	fields []Field  // scratch for Decode
+	names  []string // scratch for the duplicate check
+
+	inf inflater
+}
+
+// maxKeptBuffer is the largest inflated-block buffer a Decoder keeps between
+// blocks; a larger one is dropped after use so that one big block does not
+// pin its memory for the rest of the session.
+const maxKeptBuffer = 32 << 10
+
+// NewDecoder returns a Decoder for the header blocks of version v, with the
+// options opts (nil means the defaults). It panics if v is not V2 or V3 or if
+// opts.MaxBlockSize is negative: both are programming errors.
+func NewDecoder(v Version, opts *DecoderOptions) *Decoder {
+	if !v.valid() {
+		panic(fmt.Sprintf("hpackz: NewDecoder with invalid version %d", int(v)))
+	}
+	limit := DefaultMaxBlockSize
+	if opts != nil {
+		switch {
+		case opts.MaxBlockSize < 0:
+			panic("hpackz: negative DecoderOptions.MaxBlockSize")
+		case opts.MaxBlockSize > 0:
+			limit = opts.MaxBlockSize
+		}
+	}
+	return &Decoder{v: v, limit: limit}
+}
+
+// Decode decodes one header block, the compressed bytes that one
+// SYN_STREAM, SYN_REPLY or HEADERS frame carries, and calls emit for each
+// field in the order of the block. It checks the whole block first: when it
+// returns an error, it has not called emit. emit must not call methods of d.
+//
+// The error is nil, a *CompressionError (the context is lost: every later
+// call returns the same error), a *BlockError or a *TooLargeError (the
+// context is still in step and the next block decodes normally).
+//
+// The strings of the fields emitted for one block share one allocation of
+// the block's inflated size; a caller that keeps one value keeps that
+// allocation alive.
+func (d *Decoder) Decode(block []byte, emit func(Field)) error {
+	fields, err := d.AppendFields(d.fields[:0], block)
+	d.fields = fields[:0]
+	if err != nil {
+		return err
+	}
+	for _, f := range fields {
+		emit(f)
+	}
+	clear(fields) // do not pin the block's strings until the next call
+	return nil
+}
+
+// AppendFields decodes one header block like Decode and appends its fields,
+// in order, to dst. On error it returns dst unchanged (its spare capacity may
+// have been written to). In steady state, with a dst that has room, it makes
+// one allocation per non-empty block: the string that the names and values
+// of the block share.
+func (d *Decoder) AppendFields(dst []Field, block []byte) ([]Field, error) {
+	raw, err := d.inflate(block)
+	if err != nil {
+		return dst, err
+	}
+	dst, err = d.parse(dst, raw)
+	if cap(d.buf) > maxKeptBuffer {
+		d.buf = nil
+	}
+	return dst, err
+}
+
+// inflate inflates one block into d.buf.
+func (d *Decoder) inflate(block []byte) ([]byte, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	if !d.started {
+		if d.v == 0 {
+			panic("hpackz: Decoder not made by NewDecoder")
+		}
+		n, err := readZlibHeader(block, d.v)
+		if err != nil {
+			d.err = &CompressionError{Err: err}
+			return nil, d.err
+		}
+		d.inf.init(dictionary(d.v))
+		d.started = true
+		block = block[n:]
+	}
+	buf, size, err := d.inf.inflate(d.buf[:0], block, d.limit)
+	d.buf = buf
+	if err != nil {
+		d.err = &CompressionError{Err: err}
+		return nil, d.err
+	}
+	if size > d.limit {
+		return nil, &TooLargeError{Size: size, Limit: d.limit}
+	}
+	return buf, nil
+}
+
+// readBlockLen reads a count or length field of size ls (2 or 4 bytes).
+func readBlockLen(b []byte, ls int) uint64 {
+	if ls == 2 {
+		return uint64(binary.BigEndian.Uint16(b))
+	}
+	return uint64(binary.BigEndian.Uint32(b))
+}
+
+// dupScanMax is the largest block whose names are checked for duplicates
+// pair by pair; larger blocks sort a copy of the names.
+const dupScanMax = 16
+
+// parse checks the inflated block raw and appends its fields to dst. It
+// allocates nothing until the counts and lengths of the whole block have
+// been checked against the bytes present.
+func (d *Decoder) parse(dst []Field, raw []byte) ([]Field, error) {
+	ls := d.v.lenSize()
+	if len(raw) < ls {
+		return dst, &BlockError{Reason: "block shorter than its pair count"}
+	}
+	count := readBlockLen(raw, ls)
+	// Every pair takes at least two length fields.
+	if count > uint64(len(raw)-ls)/uint64(2*ls) {
+		return dst, blockErrorf("pair count %d does not fit in a block of %d bytes", count, len(raw))
+	}
+	p := ls
+	for range count {
+		for range 2 { // the name, then the value
+			if len(raw)-p < ls {
+				return dst, &BlockError{Reason: "block ends inside a length field"}
+			}
+			n := readBlockLen(raw[p:], ls)
+			p += ls
+			if n > uint64(len(raw)-p) {
+				return dst, blockErrorf("length %d runs past the end of the block", n)
+			}
+			p += int(n)
+		}
+	}
+	if p != len(raw) {
+		return dst, blockErrorf("%d bytes after the last pair", len(raw)-p)
+	}
+	if count == 0 {
+		return dst, nil
+	}
+
+	// The counts and lengths hold: build the fields on one string.
+	s := string(raw)
+	n0 := len(dst)
+	dst = slices.Grow(dst, int(count))
+	p = ls
+	next := func() string {
+		n := int(readBlockLen(raw[p:], ls))
+		p += ls + n
+		return s[p-n : p]
+	}
+	var err error
+	for range count {
+		name, value := next(), next()
+		if e := checkName(name); e != nil {
+			err = e
+			break
+		}
+		if e := checkValue(d.v, value); e != nil {
+			err = e
+			break
+		}
+		dst = append(dst, Field{Name: internName(name), Value: value})
+	}
+	if err == nil && d.hasDuplicate(dst[n0:]) {
+		err = &BlockError{Reason: "duplicate header name"}
+	}
+	if err != nil {
+		clear(dst[n0:])
+		return dst[:n0], err
+	}
+	return dst, nil
+}
+
+// hasDuplicate reports whether two fields have the same name, without
+// allocating in steady state.
+func (d *Decoder) hasDuplicate(fields []Field) bool {
+	if len(fields) <= dupScanMax {
+		for i := 1; i < len(fields); i++ {
+			for j := range i {
+				if fields[i].Name == fields[j].Name {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	names := d.names[:0]
+	for _, f := range fields {
+		names = append(names, f.Name)
+	}
+	slices.Sort(names)
+	dup := false
+	for i := 1; i < len(names); i++ {
+		if names[i] == names[i-1] {
+			dup = true
+			break
+		}
+	}
+	clear(names)
+	d.names = names[:0]
+	return dup
+}
+
+// Errors of the zlib header that opens each direction's stream.
+var (
+	errZlibShort  = errors.New("zlib header truncated")
+	errZlibMethod = errors.New("zlib compression method is not deflate")
+	errZlibWindow = errors.New("zlib window larger than 32 KiB")
+	errZlibCheck  = errors.New("zlib header check bits are wrong")
+	errZlibNoDict = errors.New("zlib stream does not use a preset dictionary")
+)
+
+// readZlibHeader checks the RFC 1950 header that starts the first block of a
+// direction, which must name v's dictionary, and returns its length.
+func readZlibHeader(b []byte, v Version) (int, error) {
+	if len(b) < 2 {
+		return 0, errZlibShort
+	}
+	cmf, flg := b[0], b[1]
+	switch {
+	case cmf&0x0f != 8:
+		return 0, errZlibMethod
+	case cmf>>4 > 7:
+		return 0, errZlibWindow
+	case (uint(cmf)<<8|uint(flg))%31 != 0:
+		return 0, errZlibCheck
+	case flg&0x20 == 0:
+		return 0, errZlibNoDict
+	case len(b) < 6:
+		return 0, errZlibShort
+	}
+	if id := binary.BigEndian.Uint32(b[2:]); id != dictionaryID(v) {
+		other := ""
+		for _, o := range [...]Version{V2, V3} {
+			if id == dictionaryID(o) {
+				other = " (" + o.String() + "'s)"
+			}
+		}
+		return 0, fmt.Errorf("zlib stream uses preset dictionary %#08x%s, not %s's %#08x",
+			id, other, v, dictionaryID(v))
+	}
+	return 6, nil
+}
+
+// commonNames are the header names that SPDY peers send most; decoded names
+// equal to one of them share its string instead of the block's.
+var commonNames = func() map[string]string {
+	m := make(map[string]string)
+	for _, n := range [...]string{
+		// SPDY/3 pseudo-headers and their SPDY/2 forms.
+		":host", ":method", ":path", ":scheme", ":status", ":version",
+		"host", "method", "scheme", "status", "url", "version",
+		// Requests.
+		"accept", "accept-charset", "accept-encoding", "accept-language",
+		"authorization", "cache-control", "cookie", "dnt", "if-match",
+		"if-modified-since", "if-none-match", "if-range", "origin", "pragma",
+		"range", "referer", "upgrade-insecure-requests", "user-agent",
+		"x-forwarded-for", "x-requested-with",
+		// Responses.
+		"accept-ranges", "access-control-allow-origin", "age", "allow",
+		"content-disposition", "content-encoding", "content-language",
+		"content-length", "content-location", "content-range", "content-type",
+		"date", "etag", "expires", "last-modified", "link", "location",
+		"server", "set-cookie", "strict-transport-security", "vary", "via",
+		"www-authenticate", "x-content-type-options", "x-frame-options",
+		"x-powered-by", "x-xss-protection",
+	} {
+		m[n] = n
+	}
+	return m
+}()
+
+// internName returns the shared copy of a common name, or name itself.
+func internName(name string) string {
+	if n, ok := commonNames[name]; ok {
+		return n
+	}
+	return name
+}
