@@ -96,7 +96,7 @@ func (f *Inflow) Receive(n int) error {
 		panic("flowctl: negative receive")
 	}
 	if !f.unlimited {
-		if int64(n) > f.avail+f.slack && n > 0 {
+		if n > 0 && int64(n) > f.avail+f.slack {
 			return ErrFlowControlViolation
 		}
 		f.avail -= int64(n)
