@@ -2,9 +2,12 @@
 GO       ?= go
 FUZZTIME ?= 60s
 
-.PHONY: test fmtcheck vet race fuzz bench
+# Nested modules with peers for interop tests and benchmarks.
+NESTED   := internal/interop
 
-test: fmtcheck vet race
+.PHONY: test fmtcheck vet race nested fuzz bench
+
+test: fmtcheck vet race nested
 
 fmtcheck:
 	@out="$$(gofmt -l $$(find . -name '*.go' -not -path '*/node_modules/*' -not -path '*/testdata/*'))"; \
@@ -15,6 +18,12 @@ vet:
 
 race:
 	$(GO) test -race -count=1 ./...
+
+nested:
+	@set -e; for m in $(NESTED); do \
+		echo "== $$m"; \
+		(cd $$m && $(GO) vet ./... && $(GO) test -race -count=1 ./...); \
+	done
 
 # Runs every fuzz target for FUZZTIME each (seed corpora also run in `make test`).
 fuzz:

@@ -292,7 +292,7 @@ func TestFrameTooLarge(t *testing.T) {
 func TestNoAllocationFromLength(t *testing.T) {
 	hdr := dataBytes(1, 0)
 	hdr[5], hdr[6], hdr[7] = 0xff, 0xff, 0xff // 16 MiB claimed
-	in := cat(hdr, make([]byte, 100))          // 100 bytes delivered
+	in := cat(hdr, make([]byte, 100))         // 100 bytes delivered
 	fr := NewFramer(nil, bytes.NewReader(in), Version3)
 	fr.MaxDataFrameSize = MaxPayloadLen
 	var before, after runtime.MemStats

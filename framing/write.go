@@ -75,6 +75,17 @@ func (f *Framer) WriteData(id StreamID, fin bool, data []byte) error {
 	return f.flushOrFail(b, err)
 }
 
+// AppendData appends a DATA frame to dst and returns the extended buffer,
+// with the rules of [Framer.WriteData]. A writer that coalesces many frames
+// into one system call builds its batch with it, copying each payload once.
+func (f *Framer) AppendData(dst []byte, id StreamID, fin bool, data []byte) ([]byte, error) {
+	var flags Flags
+	if fin {
+		flags = FlagFin
+	}
+	return f.appendData(dst, id, flags, data)
+}
+
 // WriteSynStream writes a SYN_STREAM frame that opens stream id with the
 // given compressed header block. flags may hold FlagFin and
 // FlagUnidirectional; priority is 0 (highest) to 3 in SPDY/2 and to 7 in

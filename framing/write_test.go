@@ -266,3 +266,17 @@ func TestZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendData(t *testing.T) {
+	fr := NewFramer(nil, nil, Version3)
+	b, err := fr.AppendData([]byte{0xaa}, 1, true, []byte("hello"))
+	if err != nil || !bytes.Equal(b, append([]byte{0xaa}, vector(t, "DATA-1-FIN-hello")...)) {
+		t.Errorf("AppendData = % x, %v", b, err)
+	}
+	if _, err := fr.AppendData(nil, 0, false, nil); !errors.Is(err, ErrInvalidWrite) {
+		t.Errorf("AppendData on stream 0: %v", err)
+	}
+	if n := testing.AllocsPerRun(100, func() { b, _ = fr.AppendData(b[:0], 1, false, []byte("x")) }); n != 0 {
+		t.Errorf("AppendData: %v allocs/op", n)
+	}
+}
