@@ -44,7 +44,7 @@ func (h FrameHeader) String() string {
 	if h.Control {
 		fmt.Fprintf(&b, " v%d", h.Version)
 	}
-	if h.Type != FrameGoAway && h.Type != FramePing && h.Type != FrameSettings && h.Type != FrameNoop {
+	if h.hasStream() {
 		fmt.Fprintf(&b, " stream=%d", h.StreamID)
 	}
 	if h.Flags != 0 {
@@ -53,6 +53,15 @@ func (h FrameHeader) String() string {
 	}
 	fmt.Fprintf(&b, " len=%d", h.Length)
 	return b.String()
+}
+
+// hasStream reports whether the frame type names a stream.
+func (h FrameHeader) hasStream() bool {
+	switch h.Type {
+	case FrameData, FrameSynStream, FrameSynReply, FrameRstStream, FrameHeaders, FrameWindowUpdate:
+		return !h.Control || h.Version.known()
+	}
+	return false
 }
 
 func (h FrameHeader) flagString() string {
