@@ -41,8 +41,10 @@ type DecoderOptions struct {
 //
 // A Decoder is not safe for concurrent use. It holds a 32 KiB history window
 // and about 6 KiB of decoding tables for the life of the session, plus a
-// scratch buffer for the inflated block that it keeps while it is at most
-// 32 KiB.
+// scratch buffer for the inflated block that grows to the largest block seen,
+// but never past the limit (MaxBlockSize). Keeping that buffer makes
+// decoding allocation-free apart from the fields' strings, even for blocks
+// over the limit.
 type Decoder struct {
 	v       Version
 	limit   int
@@ -55,11 +57,6 @@ type Decoder struct {
 
 	inf inflater
 }
-
-// maxKeptBuffer is the largest inflated-block buffer a Decoder keeps between
-// blocks; a larger one is dropped after use so that one big block does not
-// pin its memory for the rest of the session.
-const maxKeptBuffer = 32 << 10
 
 // NewDecoder returns a Decoder for the header blocks of version v, with the
 // options opts (nil means the defaults). It panics if v is not V2 or V3 or if
@@ -115,11 +112,7 @@ func (d *Decoder) AppendFields(dst []Field, block []byte) ([]Field, error) {
 	if err != nil {
 		return dst, err
 	}
-	dst, err = d.parse(dst, raw)
-	if cap(d.buf) > maxKeptBuffer {
-		d.buf = nil
-	}
-	return dst, err
+	return d.parse(dst, raw)
 }
 
 // inflate inflates one block into d.buf.
