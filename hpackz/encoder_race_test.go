@@ -1,0 +1,5 @@
+//go:build race
+
+package hpackz
+
+const encRaceEnabled = true
