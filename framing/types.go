@@ -124,17 +124,17 @@ func (id StreamID) ClientInitiated() bool { return id&1 == 1 }
 type StatusCode uint32
 
 const (
-	StatusProtocolError       StatusCode = 1
-	StatusInvalidStream       StatusCode = 2
-	StatusRefusedStream       StatusCode = 3
-	StatusUnsupportedVersion  StatusCode = 4
-	StatusCancel              StatusCode = 5
-	StatusInternalError       StatusCode = 6
-	StatusFlowControlError    StatusCode = 7
-	StatusStreamInUse         StatusCode = 8  // SPDY/3 and later
-	StatusStreamAlreadyClosed StatusCode = 9  // SPDY/3 and later
-	StatusInvalidCredentials  StatusCode = 10 // SPDY/3 only
-	StatusFrameTooLarge       StatusCode = 11 // SPDY/3 and later
+	StatusProtocolError       StatusCode = 1  // generic error; only when nothing more specific fits
+	StatusInvalidStream       StatusCode = 2  // frame for a stream that is not active
+	StatusRefusedStream       StatusCode = 3  // refused before any processing; safe to retry
+	StatusUnsupportedVersion  StatusCode = 4  // the recipient does not speak the version
+	StatusCancel              StatusCode = 5  // the stream is no longer needed (or a push is refused)
+	StatusInternalError       StatusCode = 6  // a local failure unrelated to the protocol
+	StatusFlowControlError    StatusCode = 7  // the peer broke flow control
+	StatusStreamInUse         StatusCode = 8  // a second SYN_REPLY (SPDY/3 and later)
+	StatusStreamAlreadyClosed StatusCode = 9  // DATA or SYN_REPLY after the peer's FIN (SPDY/3 and later)
+	StatusInvalidCredentials  StatusCode = 10 // missing or invalid credentials (SPDY/3 only)
+	StatusFrameTooLarge       StatusCode = 11 // a frame larger than the recipient supports (SPDY/3 and later)
 )
 
 var statusNames = [...]string{
@@ -165,9 +165,9 @@ func (c StatusCode) String() string {
 type GoAwayStatus uint32
 
 const (
-	GoAwayOK            GoAwayStatus = 0
-	GoAwayProtocolError GoAwayStatus = 1
-	GoAwayInternalError GoAwayStatus = 2
+	GoAwayOK            GoAwayStatus = 0 // normal shutdown
+	GoAwayProtocolError GoAwayStatus = 1 // the peer broke the protocol
+	GoAwayInternalError GoAwayStatus = 2 // a local failure
 )
 
 // String returns "OK", "PROTOCOL_ERROR", "INTERNAL_ERROR" or "GOAWAY_n".
@@ -187,14 +187,14 @@ func (s GoAwayStatus) String() string {
 type SettingID uint32
 
 const (
-	SettingUploadBandwidth             SettingID = 1
-	SettingDownloadBandwidth           SettingID = 2
-	SettingRoundTripTime               SettingID = 3
-	SettingMaxConcurrentStreams        SettingID = 4
-	SettingCurrentCwnd                 SettingID = 5
-	SettingDownloadRetransRate         SettingID = 6
-	SettingInitialWindowSize           SettingID = 7
-	SettingClientCertificateVectorSize SettingID = 8 // SPDY/3 only
+	SettingUploadBandwidth             SettingID = 1 // sender's upload capacity, KiB/s
+	SettingDownloadBandwidth           SettingID = 2 // sender's download capacity, KiB/s
+	SettingRoundTripTime               SettingID = 3 // sender's expected round trip, ms
+	SettingMaxConcurrentStreams        SettingID = 4 // streams the receiver may open toward the sender
+	SettingCurrentCwnd                 SettingID = 5 // sender's TCP congestion window
+	SettingDownloadRetransRate         SettingID = 6 // retransmitted bytes / total bytes
+	SettingInitialWindowSize           SettingID = 7 // initial window of streams the receiver sends on
+	SettingClientCertificateVectorSize SettingID = 8 // CREDENTIAL vector size (SPDY/3 only)
 	maxSettingID                       SettingID = 1<<24 - 1
 )
 
