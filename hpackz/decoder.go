@@ -153,6 +153,17 @@ func readBlockLen(b []byte, ls int) uint64 {
 	return uint64(binary.BigEndian.Uint32(b))
 }
 
+// Errors of the block layout. They are shared values, so that refusing a
+// block for its counts and lengths allocates nothing.
+var (
+	errShortBlock    = &BlockError{Reason: "block shorter than its pair count"}
+	errPairCount     = &BlockError{Reason: "pair count larger than the block can hold"}
+	errCutLength     = &BlockError{Reason: "block ends inside a length field"}
+	errLongLength    = &BlockError{Reason: "length runs past the end of the block"}
+	errTrailingBytes = &BlockError{Reason: "bytes after the last pair"}
+	errDuplicateName = &BlockError{Reason: "duplicate header name"}
+)
+
 // dupScanMax is the largest block whose names are checked for duplicates
 // pair by pair; larger blocks sort a copy of the names.
 const dupScanMax = 16
@@ -163,29 +174,29 @@ const dupScanMax = 16
 func (d *Decoder) parse(dst []Field, raw []byte) ([]Field, error) {
 	ls := d.v.lenSize()
 	if len(raw) < ls {
-		return dst, &BlockError{Reason: "block shorter than its pair count"}
+		return dst, errShortBlock
 	}
 	count := readBlockLen(raw, ls)
 	// Every pair takes at least two length fields.
 	if count > uint64(len(raw)-ls)/uint64(2*ls) {
-		return dst, blockErrorf("pair count %d does not fit in a block of %d bytes", count, len(raw))
+		return dst, errPairCount
 	}
 	p := ls
 	for range count {
 		for range 2 { // the name, then the value
 			if len(raw)-p < ls {
-				return dst, &BlockError{Reason: "block ends inside a length field"}
+				return dst, errCutLength
 			}
 			n := readBlockLen(raw[p:], ls)
 			p += ls
 			if n > uint64(len(raw)-p) {
-				return dst, blockErrorf("length %d runs past the end of the block", n)
+				return dst, errLongLength
 			}
 			p += int(n)
 		}
 	}
 	if p != len(raw) {
-		return dst, blockErrorf("%d bytes after the last pair", len(raw)-p)
+		return dst, errTrailingBytes
 	}
 	if count == 0 {
 		return dst, nil
@@ -215,7 +226,7 @@ func (d *Decoder) parse(dst []Field, raw []byte) ([]Field, error) {
 		dst = append(dst, Field{Name: internName(name), Value: value})
 	}
 	if err == nil && d.hasDuplicate(dst[n0:]) {
-		err = &BlockError{Reason: "duplicate header name"}
+		err = errDuplicateName
 	}
 	if err != nil {
 		clear(dst[n0:])
