@@ -60,23 +60,28 @@ const (
 
 // dflParams is the effort of one compression level.
 type dflParams struct {
-	ways      int  // candidates kept per hash bucket: 1, 2, 4 or 8
+	ways      int  // candidates kept per hash bucket: 1 to 64
 	lazy      bool // look one byte ahead before taking a match
 	maxLazy   int  // lazy: do not look ahead past a match this long
 	nice      int  // stop looking once a match is this long
-	maxInsert int  // greedy: index the inside of matches up to this long
+	maxInsert int  // index the positions inside matches up to this long
 }
 
+// dflLevels holds the parameters of levels 1 to 9. The table has
+// dflTableSize entries at every level: more ways means fewer buckets.
+// Indexing only the inside of short matches keeps the buckets from filling
+// up with copies of the same bytes, which for header blocks (mostly long
+// matches against earlier blocks) gives both smaller output and speed.
 var dflLevels = [10]dflParams{
 	1: {ways: 1, nice: dflMaxMatch, maxInsert: 8},
 	2: {ways: 2, nice: dflMaxMatch, maxInsert: 16},
-	3: {ways: 4, nice: dflMaxMatch, maxInsert: dflMaxMatch},
-	4: {ways: 2, lazy: true, maxLazy: 16, nice: 32},
-	5: {ways: 4, lazy: true, maxLazy: 32, nice: 64},
-	6: {ways: 4, lazy: true, maxLazy: 64, nice: 128},
-	7: {ways: 8, lazy: true, maxLazy: 64, nice: 128},
-	8: {ways: 8, lazy: true, maxLazy: 128, nice: dflMaxMatch},
-	9: {ways: 8, lazy: true, maxLazy: dflMaxMatch, nice: dflMaxMatch},
+	3: {ways: 4, nice: dflMaxMatch, maxInsert: 32},
+	4: {ways: 4, lazy: true, maxLazy: 16, nice: 32, maxInsert: 16},
+	5: {ways: 4, lazy: true, maxLazy: 32, nice: 64, maxInsert: 16},
+	6: {ways: 8, lazy: true, maxLazy: 64, nice: 128, maxInsert: 32},
+	7: {ways: 16, lazy: true, maxLazy: 128, nice: dflMaxMatch, maxInsert: 32},
+	8: {ways: 32, lazy: true, maxLazy: dflMaxMatch, nice: dflMaxMatch, maxInsert: 32},
+	9: {ways: 64, lazy: true, maxLazy: dflMaxMatch, nice: dflMaxMatch, maxInsert: 32},
 }
 
 // Length and distance codes (RFC 1951 section 3.2.5).
@@ -381,6 +386,15 @@ type deflater struct {
 	storedRemain int // level 0: bytes left in the current header block
 
 	w *dflWindow // nil at level 0 until another level is set
+
+	stats *dflStats // nil except in tests
+}
+
+// dflStats counts the deflate blocks written for buffered tokens by form,
+// and the bits each form would have cost.
+type dflStats struct {
+	stored, fixed, dynamic             int
+	storedBits, fixedBits, dynamicBits int
 }
 
 // init starts a stream after dict, at the given level.
@@ -599,7 +613,13 @@ func (d *deflater) bucket(pos int64) []uint16 {
 // its bucket.
 func (d *deflater) insert(pos int64) {
 	b := d.bucket(pos)
-	copy(b[1:], b)
+	if len(b) <= 8 {
+		for i := len(b) - 1; i > 0; i-- {
+			b[i] = b[i-1]
+		}
+	} else {
+		copy(b[1:], b)
+	}
 	b[0] = uint16(pos)
 }
 
@@ -712,8 +732,10 @@ func (d *deflater) compressLazy(limit int64, final bool) {
 			// Nothing longer starts at p: take the match at p-1.
 			d.match(d.prevLen, d.prevDist)
 			stop := p - 1 + int64(d.prevLen)
-			for q := p + 1; q < stop && q+dflMinMatch <= d.end; q++ {
-				d.insert(q)
+			if d.prevLen <= d.par.maxInsert {
+				for q := p + 1; q < stop && q+dflMinMatch <= d.end; q++ {
+					d.insert(q)
+				}
 			}
 			p = stop
 			d.havePrev, d.prevLen = false, 0
@@ -815,6 +837,19 @@ func (d *deflater) flushBlock() {
 
 	pad := int(-(d.nbits + 3) & 7)
 	storedBits := 3 + pad + 32 + 8*span
+	if s := d.stats; s != nil {
+		s.storedBits += storedBits
+		s.fixedBits += fixedBits
+		s.dynamicBits += dynBits
+		switch {
+		case storedBits < min(fixedBits, dynBits):
+			s.stored++
+		case dynBits < fixedBits:
+			s.dynamic++
+		default:
+			s.fixed++
+		}
+	}
 
 	switch {
 	case storedBits < min(fixedBits, dynBits):

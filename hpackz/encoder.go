@@ -9,7 +9,10 @@ import (
 // Compression levels for [EncoderOptions] and [Encoder.SetLevel]. They have
 // the values of the compress/flate and compress/zlib constants of the same
 // names, so those can be used too; levels 2 to 8 lie between BestSpeed and
-// BestCompression.
+// BestCompression. Every level above NoCompression matches against the
+// 32 KiB window (at first the preset dictionary) and writes each deflate
+// block with whichever of a dynamic Huffman code, the fixed code or a stored
+// block is smallest.
 const (
 	// NoCompression sends every header block as stored (uncompressed)
 	// deflate blocks. The output is still the zlib stream with the preset
@@ -19,22 +22,18 @@ const (
 	// window, so an encoder that stays at this level uses a few hundred
 	// bytes instead of about 70 KiB.
 	NoCompression = 0
-	// BestSpeed finds matches greedily with one candidate position per
-	// hash bucket and indexes only the start of long matches.
+	// BestSpeed takes the first match found (greedy matching), looking at
+	// one earlier position per hash of 4 bytes, and indexes the inside of
+	// matches only up to 8 bytes long.
 	BestSpeed = 1
-	// BestCompression considers eight candidates per hash bucket and
-	// defers every match by one byte to look for a longer one (lazy
-	// matching).
+	// BestCompression looks at 64 earlier positions per hash and, before
+	// taking a match, checks whether a longer one starts at the next byte
+	// (lazy matching).
 	BestCompression = 9
-	// DefaultCompression is level 6: four candidates per hash bucket and
-	// lazy matching for matches shorter than 64 bytes.
+	// DefaultCompression is level 6: 8 positions per hash and lazy
+	// matching unless the match is 64 bytes or longer.
 	DefaultCompression = -1
 )
-
-// Every level above NoCompression matches against the 32 KiB window
-// (initially the preset dictionary), and writes each deflate block with
-// whichever of a dynamic Huffman code, the fixed code or a stored block is
-// smallest.
 
 // EncoderOptions configures an [Encoder]. A nil *EncoderOptions means
 // DefaultCompression with the values of [DefaultSensitive] protected.
