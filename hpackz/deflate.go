@@ -18,15 +18,16 @@ import (
 //     dflMaxMatch bytes after its end so that a match can be compared with
 //     plain slices even where it wraps.
 //   - A set-associative hash table maps the hash of 4 bytes to the most
-//     recent positions that started with them (1 to 8 per bucket depending
-//     on the level). Positions are kept as their low 16 bits; every
+//     recent positions that started with them (1 to 64 per bucket
+//     depending on the level). Positions are kept as their low 16 bits; every
 //     candidate is checked against the window before use, so a stale entry
 //     costs a comparison, never a wrong match.
 //   - A bitmap marks the window bytes that belong to sensitive values. Those
 //     bytes are stored in the ring as zeros and never hashed: the secret
 //     never reaches the matcher. The bitmap keeps matches from covering
-//     them; a match that did would make the peer reproduce the secret where
-//     we saw zeros, so the round-trip tests check this mechanism too.
+//     them. A match that did would make the peer copy secret bytes where
+//     the encoder assumed zeros, so every round-trip test also checks that
+//     no match covers them.
 //   - Tokens (literals and matches) of the current deflate block are
 //     buffered so that the block can be written with whichever of a
 //     dynamic Huffman code, the fixed code or a stored block is smallest.

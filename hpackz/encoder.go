@@ -20,7 +20,7 @@ const (
 	// in it depends on anything else: no header can leak through the size
 	// of another (see [EncoderOptions] on CRIME). It needs no compression
 	// window, so an encoder that stays at this level uses a few hundred
-	// bytes instead of about 70 KiB.
+	// bytes instead of about 72 KiB.
 	NoCompression = 0
 	// BestSpeed takes the first match found (greedy matching), looking at
 	// one earlier position per hash of 4 bytes, and indexes the inside of
@@ -103,7 +103,7 @@ func NeverSensitive(name string) bool { return false }
 // decompressor. The first block starts with the zlib header; every block
 // ends with a sync flush, so it can be decompressed as soon as it arrives.
 //
-// An Encoder holds about 70 KiB of state at levels above NoCompression and
+// An Encoder holds about 72 KiB of state at levels above NoCompression and
 // allocates nothing per block beyond the growth of the caller's buffer. It
 // is not safe for concurrent use.
 type Encoder struct {
