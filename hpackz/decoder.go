@@ -86,9 +86,9 @@ func NewDecoder(v Version, opts *DecoderOptions) *Decoder {
 // call returns the same error), a *BlockError or a *TooLargeError (the
 // context is still in step and the next block decodes normally).
 //
-// The strings of the fields emitted for one block share one allocation of
-// the block's inflated size; a caller that keeps one value keeps that
-// allocation alive.
+// The names and values of one block are substrings of a single string of
+// the block's inflated size, its only allocation in steady state: a caller
+// that keeps one of them keeps that string alive.
 func (d *Decoder) Decode(block []byte, emit func(Field)) error {
 	fields, err := d.AppendFields(d.fields[:0], block)
 	d.fields = fields[:0]
@@ -223,7 +223,7 @@ func (d *Decoder) parse(dst []Field, raw []byte) ([]Field, error) {
 			err = e
 			break
 		}
-		dst = append(dst, Field{Name: internName(name), Value: value})
+		dst = append(dst, Field{Name: name, Value: value})
 	}
 	if err == nil && d.hasDuplicate(dst[n0:]) {
 		err = errDuplicateName
@@ -304,40 +304,4 @@ func readZlibHeader(b []byte, v Version) (int, error) {
 			id, other, v, dictionaryID(v))
 	}
 	return 6, nil
-}
-
-// commonNames are the header names that SPDY peers send most; decoded names
-// equal to one of them share its string instead of the block's.
-var commonNames = func() map[string]string {
-	m := make(map[string]string)
-	for _, n := range [...]string{
-		// SPDY/3 pseudo-headers and their SPDY/2 forms.
-		":host", ":method", ":path", ":scheme", ":status", ":version",
-		"host", "method", "scheme", "status", "url", "version",
-		// Requests.
-		"accept", "accept-charset", "accept-encoding", "accept-language",
-		"authorization", "cache-control", "cookie", "dnt", "if-match",
-		"if-modified-since", "if-none-match", "if-range", "origin", "pragma",
-		"range", "referer", "upgrade-insecure-requests", "user-agent",
-		"x-forwarded-for", "x-requested-with",
-		// Responses.
-		"accept-ranges", "access-control-allow-origin", "age", "allow",
-		"content-disposition", "content-encoding", "content-language",
-		"content-length", "content-location", "content-range", "content-type",
-		"date", "etag", "expires", "last-modified", "link", "location",
-		"server", "set-cookie", "strict-transport-security", "vary", "via",
-		"www-authenticate", "x-content-type-options", "x-frame-options",
-		"x-powered-by", "x-xss-protection",
-	} {
-		m[n] = n
-	}
-	return m
-}()
-
-// internName returns the shared copy of a common name, or name itself.
-func internName(name string) string {
-	if n, ok := commonNames[name]; ok {
-		return n
-	}
-	return name
 }

@@ -253,3 +253,64 @@ func BenchmarkDecodeFirstBlock(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkInflate isolates inflation: the same blocks as BenchmarkDecode,
+// inflated only, by the inflater and by a compress/zlib stream reader.
+func BenchmarkInflate(b *testing.B) {
+	const n = 1000
+	reqBlocks, reqRaws := requestBlocks(b, V3, flate.DefaultCompression, n)
+	respBlocks, respRaws := makeBlocks(b, V3, flate.DefaultCompression, n, responseFields)
+	for _, w := range []struct {
+		name         string
+		blocks, raws [][]byte
+	}{
+		{"request", reqBlocks, reqRaws},
+		{"response", respBlocks, respRaws},
+	} {
+		b.Run(w.name+"/hpackz", func(b *testing.B) {
+			var f inflater
+			out := make([]byte, 0, 4096)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				j := i % len(w.blocks)
+				chunk := w.blocks[j]
+				if j == 0 {
+					f.init(dictionary(V3))
+					chunk = chunk[6:]
+				}
+				if _, _, err := f.inflate(out, chunk, cap(out)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(w.name+"/zlib-stream", func(b *testing.B) {
+			src := new(feed)
+			var zr io.ReadCloser
+			out := make([]byte, 4096)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				j := i % len(w.blocks)
+				if j == 0 {
+					b.StopTimer()
+					src.buf, src.off = src.buf[:0], 0
+					src.add(w.blocks[0])
+					var err error
+					if zr == nil {
+						zr, err = zlib.NewReaderDict(src, dictionary(V3))
+					} else {
+						err = zr.(zlib.Resetter).Reset(src, dictionary(V3))
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				} else {
+					src.add(w.blocks[j])
+				}
+				if _, err := io.ReadFull(zr, out[:len(w.raws[j])]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

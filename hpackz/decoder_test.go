@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"unsafe"
 )
 
 func hexBytes(t testing.TB, s string) []byte {
@@ -619,23 +618,6 @@ func TestAppendFields(t *testing.T) {
 	dst2, err := d.AppendFields(dst, z.block(rawBlock(V3, "c", "3", "c", "4")))
 	if err == nil || !slices.Equal(dst2, dst) {
 		t.Fatalf("duplicate: got %v, %v", dst2, err)
-	}
-}
-
-// TestDecodeInterns: common names do not point into the block.
-func TestDecodeInterns(t *testing.T) {
-	z := newZStream(t, V3, 6)
-	got, err := decodeAll(NewDecoder(V3, nil), z.block(rawBlock(V3, ":method", "GET", "x-rare", "1")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if unsafe.StringData(got[0].Name) != unsafe.StringData(commonNames[":method"]) {
-		t.Error(":method not interned")
-	}
-	for n := range commonNames {
-		if checkName(n) != nil {
-			t.Errorf("common name %q is not a valid name", n)
-		}
 	}
 }
 
