@@ -478,7 +478,13 @@ func (d *deflater) beginBlock(nv int) {
 func (d *deflater) endBlock() {
 	if d.level == 0 {
 		d.syncFlush()
+		// The window (if any) missed this block: nothing before here
+		// can be matched any more, and no mark is needed either.
 		d.cur, d.tokEnd, d.blockStart, d.histStart = d.end, d.end, d.end, d.end
+		if d.w != nil {
+			clear(d.w.sens[:])
+			d.sensEnd = 0
+		}
 		return
 	}
 	d.compress(true)

@@ -60,10 +60,12 @@ var encBenchKinds = []struct {
 	{"response", encBenchResponse},
 }
 
-// BenchmarkEncode encodes the blocks in steady state through one encoder
-// (ours with the default protection and with none, and compress/zlib with
-// a Flush per block on the same bytes). B/block is the mean compressed
-// size.
+// BenchmarkEncode encodes the blocks in steady state through one encoder:
+// ours with the default protection ("ours") and with none ("ours-nosens");
+// compress/zlib with a Flush per block on the same name/value bytes, built
+// beforehand ("zlib") or by AppendUncompressed for each block, which checks
+// the fields as AppendBlock does ("zlib+nv"). B/block is the mean
+// compressed size.
 func BenchmarkEncode(b *testing.B) {
 	const variants = 8
 	for _, kind := range encBenchKinds {
@@ -74,19 +76,25 @@ func BenchmarkEncode(b *testing.B) {
 			nvs[i] = encNV(V3, blocks[i])
 		}
 		for _, level := range []int{NoCompression, BestSpeed, DefaultCompression, BestCompression} {
-			for _, impl := range []string{"ours", "ours-nosens", "zlib"} {
+			for _, impl := range []string{"ours", "ours-nosens", "zlib", "zlib+nv"} {
 				b.Run(fmt.Sprintf("%s/level%d/%s", kind.name, level, impl), func(b *testing.B) {
 					var encode func(i int) int
 					switch impl {
-					case "zlib":
+					case "zlib", "zlib+nv":
 						var buf bytes.Buffer
 						w, err := zlib.NewWriterLevelDict(&buf, level, dictionary(V3))
 						if err != nil {
 							b.Fatal(err)
 						}
+						nv := make([]byte, 0, 4096)
 						encode = func(i int) int {
 							buf.Reset()
-							w.Write(nvs[i%variants])
+							if impl == "zlib" {
+								w.Write(nvs[i%variants])
+							} else {
+								nv, _ = AppendUncompressed(nv[:0], V3, blocks[i%variants])
+								w.Write(nv)
+							}
 							w.Flush()
 							return buf.Len()
 						}
