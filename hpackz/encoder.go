@@ -231,6 +231,9 @@ func (e *Encoder) AppendBlock(dst []byte, fields []Field) ([]byte, error) {
 	d.endBlock()
 	out := d.out
 	d.out = nil
+	if cap(e.flags) > encKeepScratch {
+		e.flags = nil
+	}
 	return out, nil
 }
 
@@ -289,6 +292,10 @@ func AppendUncompressed(dst []byte, v Version, fields []Field) ([]byte, error) {
 	return dst, nil
 }
 
+// encKeepScratch is the largest number of fields for which an Encoder
+// keeps its per-field scratch space between blocks.
+const encKeepScratch = 256
+
 // encDupQuadratic is the number of fields up to which duplicate names are
 // found by comparing every pair rather than by sorting.
 const encDupQuadratic = 16
@@ -341,6 +348,9 @@ func encCheckFields(v Version, fields []Field, names *[]string) (int, error) {
 	}
 	clear(s) // do not keep the caller's strings alive
 	*names = s[:0]
+	if cap(s) > encKeepScratch {
+		*names = nil // one huge block should not cost memory for good
+	}
 	if dup != "" {
 		first := slices.IndexFunc(fields, func(f Field) bool { return f.Name == dup })
 		second := first + 1 + slices.IndexFunc(fields[first+1:], func(f Field) bool { return f.Name == dup })
