@@ -198,6 +198,9 @@ func (e *Encoder) AppendBlock(dst []byte, fields []Field) ([]byte, error) {
 		}
 	}
 	if n := encWorstCase(nv, nsens); n > encMaxBlock {
+		if cap(e.flags) > encKeepScratch {
+			e.flags = nil
+		}
 		return dst, blockErrorf("header block of %d bytes may not fit in a frame once compressed", nv)
 	}
 
