@@ -52,10 +52,11 @@ const (
 // The Encoder defends against it header by header: the value of a header
 // for which Sensitive reports true is written as stored blocks, never as
 // the target of a match, and is kept out of the window, so that no later
-// byte can be matched against it either. Its size on the wire is its
-// length plus a constant, whatever the rest of the block contains, and the
-// compression of every other byte is the same as if the secret were any
-// other string of that length. The header name and the value's length are
+// byte can be matched against it either. On the wire it takes its length
+// plus 4 bytes per 64 KiB and a stored block header (3 bits, padded to a
+// byte boundary that depends only on what came before), whatever it and
+// the rest of the block contain; and every other byte is compressed exactly
+// as if the secret were any other string of that length. The header name and the value's length are
 // still compressed and visible. The protected values are still in the
 // peer's decompression window (the format gives no way around that); the
 // Encoder only never refers to them.
@@ -73,7 +74,8 @@ type EncoderOptions struct {
 
 	// Sensitive reports whether the value of the header named name (a
 	// valid, lower-case name) must be kept out of the compression context.
-	// It is called once per header and block, before anything is written.
+	// It is called once per block for each header with a non-empty value,
+	// before anything is written.
 	// nil means DefaultSensitive; NeverSensitive protects nothing.
 	Sensitive func(name string) bool
 }
