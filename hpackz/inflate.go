@@ -389,17 +389,22 @@ type bitReader struct {
 
 // refill loads input until at least 56 bits are buffered or the input ends.
 func (br *bitReader) refill() {
-	if br.pos+8 <= len(br.in) {
-		br.bits |= binary.LittleEndian.Uint64(br.in[br.pos:]) << br.nb
-		br.pos += int(63-br.nb) >> 3
-		br.nb |= 56
-		return
+	br.pos, br.bits, br.nb = refillBits(br.in, br.pos, br.bits, br.nb)
+}
+
+// refillBits is refill on values, for loops that keep the reader's state in
+// locals.
+func refillBits(in []byte, pos int, bits uint64, nb uint) (int, uint64, uint) {
+	if pos+8 <= len(in) {
+		bits |= binary.LittleEndian.Uint64(in[pos:]) << nb
+		return pos + int(63-nb)>>3, bits, nb | 56
 	}
-	for br.nb <= 56 && br.pos < len(br.in) {
-		br.bits |= uint64(br.in[br.pos]) << br.nb
-		br.pos++
-		br.nb += 8
+	for nb <= 56 && pos < len(in) {
+		bits |= uint64(in[pos]) << nb
+		pos++
+		nb += 8
 	}
+	return pos, bits, nb
 }
 
 // need reports whether n bits are available, refilling if needed.
@@ -538,26 +543,18 @@ func (f *inflater) readCodes(br *bitReader) error {
 // huffman decodes the data of a fixed or dynamic block through its
 // end-of-block code.
 func (f *inflater) huffman(br *bitReader, lt *[litTableSize]uint32, dt *[distTableSize]uint32) error {
-	// The loop keeps the reader and the write position in locals.
+	// The loop keeps the reader's state and the write position in locals,
+	// which the compiler can keep in registers.
 	in, pos, bitbuf, nb := br.in, br.pos, br.bits, br.nb
 	win := &f.win
 	wp := f.wp
 	var err error
+decode:
 	for {
 		// One refill gives the 48 bits the longest symbol pair needs,
 		// unless the input ends.
 		if nb < 48 {
-			if pos+8 <= len(in) {
-				bitbuf |= binary.LittleEndian.Uint64(in[pos:]) << nb
-				pos += int(63-nb) >> 3
-				nb |= 56
-			} else {
-				for nb <= 56 && pos < len(in) {
-					bitbuf |= uint64(in[pos]) << nb
-					pos++
-					nb += 8
-				}
-			}
+			pos, bitbuf, nb = refillBits(in, pos, bitbuf, nb)
 		}
 		e := lt[bitbuf&(1<<litRootBits-1)]
 		if e>>4&15 == kindLink {
@@ -581,16 +578,12 @@ func (f *inflater) huffman(br *bitReader, lt *[litTableSize]uint32, dt *[distTab
 				wp = 0
 			}
 			continue
-		case kindLen:
 		case kindEOB:
-			br.pos, br.bits, br.nb = pos, bitbuf, nb
-			f.wp = wp
-			return nil
+			break decode
+		case kindLen: // decoded below
 		default:
 			err = errBadLitLen
-		}
-		if err != nil {
-			break
+			break decode
 		}
 
 		xb := uint(e >> 8 & 15)
