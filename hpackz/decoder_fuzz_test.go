@@ -21,11 +21,9 @@ import (
 //	bit 3     prefix the first block with a valid zlib header for the
 //	          version, so that the fuzzer can spend its effort on deflate data
 const (
-	fuzzV2     = 1 << 0
-	fuzzZlib   = 1 << 3
-	fuzzLimit1 = 1 << 1 // limit 64
-	fuzzLimit2 = 2 << 1 // limit 1024
-	fuzzLimit3 = 3 << 1 // limit 65536
+	ctlV2        = 1 << 0
+	ctlLimit1024 = 2 << 1
+	ctlZlib      = 1 << 3
 )
 
 var fuzzLimits = [4]int{0, 64, 1024, 1 << 16}
@@ -54,7 +52,7 @@ func FuzzDecodeBlock(f *testing.F) {
 		ctl := in[0]
 		in = in[1:]
 		v := V3
-		if ctl&fuzzV2 != 0 {
+		if ctl&ctlV2 != 0 {
 			v = V2
 		}
 		d := NewDecoder(v, &DecoderOptions{MaxBlockSize: fuzzLimits[ctl>>1&3]})
@@ -67,7 +65,7 @@ func FuzzDecodeBlock(f *testing.F) {
 			}
 			block := in[:n]
 			in = in[n:]
-			if i == 0 && ctl&fuzzZlib != 0 {
+			if i == 0 && ctl&ctlZlib != 0 {
 				hdr := binary.BigEndian.AppendUint32([]byte{0x78, 0xbb}, dictionaryID(v))
 				block = append(hdr, block...)
 			}
@@ -133,14 +131,14 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 	add := func(name string, data []byte) { seeds = append(seeds, fuzzSeed{name, data}) }
 	ctlOf := func(v Version) byte {
 		if v == V2 {
-			return fuzzV2
+			return ctlV2
 		}
 		return 0
 	}
 	for _, tc := range compressedVectors {
 		b := vectorBlock(tb, tc.hex, tc.off)
 		add("vector-"+tc.name, fuzzInput(ctlOf(tc.v), b))
-		add("vector-"+tc.name+"-bare", fuzzInput(ctlOf(tc.v)|fuzzZlib, b[6:]))
+		add("vector-"+tc.name+"-bare", fuzzInput(ctlOf(tc.v)|ctlZlib, b[6:]))
 		add("vector-"+tc.name+"-wrong-version", fuzzInput(ctlOf(V2+V3-tc.v), b))
 		add("vector-"+tc.name+"-truncated", fuzzInput(ctlOf(tc.v), b[:len(b)-3]))
 	}
@@ -158,7 +156,7 @@ func fuzzSeeds(tb testing.TB) []fuzzSeed {
 			}
 			blocks = append(blocks, z.block(rawBlock(v, "x-big", strings.Repeat("ab", 600))))
 			blocks = append(blocks, z.block(rawBlock(v, ":status", "200 OK", "set-cookie", "a=1\x00b=2")))
-			add(fmt.Sprintf("zlib-v%d-level%d", int(v), level), fuzzInput(ctlOf(v)|fuzzLimit2, blocks...))
+			add(fmt.Sprintf("zlib-v%d-level%d", int(v), level), fuzzInput(ctlOf(v)|ctlLimit1024, blocks...))
 		}
 	}
 	return seeds
