@@ -104,8 +104,6 @@ var (
 		0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
 		7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
 	}
-	// Order in which the code length code lengths are sent.
-	dflCLOrder = [dflNumCL]uint8{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
 
 	dflLenIndex = dflMakeLenIndex() // length-3 -> index into dflLenBase
 	dflFixedLit = dflMakeFixedLit()
@@ -828,7 +826,7 @@ func (d *deflater) flushBlock() {
 	h.rleLengths(hlit, hdist)
 	h.buildLengths(h.clFreq[:], h.clLens[:], 7)
 	hclen := dflNumCL
-	for hclen > 4 && h.clLens[dflCLOrder[hclen-1]] == 0 {
+	for hclen > 4 && h.clLens[clOrder[hclen-1]] == 0 {
 		hclen--
 	}
 	dynBits := 3 + 5 + 5 + 4 + 3*hclen + extra
@@ -873,7 +871,7 @@ func (d *deflater) flushBlock() {
 		d.writeBits(uint64(hlit-257), 5)
 		d.writeBits(uint64(hdist-1), 5)
 		d.writeBits(uint64(hclen-4), 4)
-		for _, s := range dflCLOrder[:hclen] {
+		for _, s := range clOrder[:hclen] {
 			d.writeBits(uint64(h.clLens[s]), 3)
 		}
 		for _, r := range h.rle[:h.nrle] {
