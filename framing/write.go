@@ -67,11 +67,7 @@ func (f *Framer) AppendFrame(dst []byte, fr Frame) ([]byte, error) {
 
 // WriteData writes a DATA frame; fin ends the sender's side of the stream.
 func (f *Framer) WriteData(id StreamID, fin bool, data []byte) error {
-	var flags Flags
-	if fin {
-		flags = FlagFin
-	}
-	b, err := f.appendData(f.wbuf[:0], id, flags, data)
+	b, err := f.AppendData(f.wbuf[:0], id, fin, data)
 	return f.flushOrFail(b, err)
 }
 

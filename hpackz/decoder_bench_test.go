@@ -159,17 +159,7 @@ func benchZlibStream(b *testing.B, blocks, raws [][]byte) {
 		j := i % len(blocks)
 		if j == 0 {
 			b.StopTimer()
-			src.buf, src.off = src.buf[:0], 0
-			src.add(blocks[0])
-			var err error
-			if zr == nil {
-				zr, err = zlib.NewReaderDict(src, dictionary(V3))
-			} else {
-				err = zr.(zlib.Resetter).Reset(src, dictionary(V3))
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+			zr = restartZlib(b, zr, src, blocks[0])
 			b.StartTimer()
 		} else {
 			src.add(blocks[j])
@@ -292,17 +282,7 @@ func BenchmarkInflate(b *testing.B) {
 				j := i % len(w.blocks)
 				if j == 0 {
 					b.StopTimer()
-					src.buf, src.off = src.buf[:0], 0
-					src.add(w.blocks[0])
-					var err error
-					if zr == nil {
-						zr, err = zlib.NewReaderDict(src, dictionary(V3))
-					} else {
-						err = zr.(zlib.Resetter).Reset(src, dictionary(V3))
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
+					zr = restartZlib(b, zr, src, w.blocks[0])
 					b.StartTimer()
 				} else {
 					src.add(w.blocks[j])
@@ -313,4 +293,21 @@ func BenchmarkInflate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// restartZlib starts a compress/zlib stream over a fresh feed holding
+// first, reusing zr when there is one.
+func restartZlib(b *testing.B, zr io.ReadCloser, src *feed, first []byte) io.ReadCloser {
+	src.buf, src.off = src.buf[:0], 0
+	src.add(first)
+	var err error
+	if zr == nil {
+		zr, err = zlib.NewReaderDict(src, dictionary(V3))
+	} else {
+		err = zr.(zlib.Resetter).Reset(src, dictionary(V3))
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return zr
 }

@@ -12,12 +12,7 @@ import (
 // encBenchRequest is a typical browser request block; i varies the path
 // and the cookie's last part as a page's subresources would.
 func encBenchRequest(v Version, i int) []Field {
-	p := func(name string) string {
-		if v == V2 {
-			return name[1:]
-		}
-		return name
-	}
+	p := func(name string) string { return versionName(v, name) }
 	return []Field{
 		{p(":method"), "GET"},
 		{p(":path"), fmt.Sprintf("/assets/app-%d.js?v=3f9a2c%02d", i%8, i%8)},
@@ -34,12 +29,7 @@ func encBenchRequest(v Version, i int) []Field {
 
 // encBenchResponse is a typical response block.
 func encBenchResponse(v Version, i int) []Field {
-	p := func(name string) string {
-		if v == V2 {
-			return name[1:]
-		}
-		return name
-	}
+	p := func(name string) string { return versionName(v, name) }
 	return []Field{
 		{p(":status"), "200 OK"},
 		{p(":version"), "HTTP/1.1"},

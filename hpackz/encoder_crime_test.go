@@ -23,12 +23,7 @@ func crimeToken(rnd *rand.Rand, n int) string {
 }
 
 func crimeRequest(v Version, path, cookie string) []Field {
-	p := func(name string) string {
-		if v == V2 {
-			return name[1:]
-		}
-		return name
-	}
+	p := func(name string) string { return versionName(v, name) }
 	return []Field{
 		{p(":method"), "GET"},
 		{p(":path"), path},

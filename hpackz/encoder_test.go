@@ -96,25 +96,23 @@ func encCheckZlibHeader(b []byte, v Version) error {
 	return nil
 }
 
-// encNV is an independent encoding of a name/value block, to check
-// AppendUncompressed against.
+// encNV encodes fields as an uncompressed block with rawBlock, the tests'
+// own encoding of the format, to check AppendUncompressed against.
 func encNV(v Version, fields []Field) []byte {
-	var b []byte
-	put := func(n int) {
-		if v == V2 {
-			b = append(b, byte(n>>8), byte(n))
-		} else {
-			b = append(b, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-		}
-	}
-	put(len(fields))
+	nv := make([]string, 0, 2*len(fields))
 	for _, f := range fields {
-		put(len(f.Name))
-		b = append(b, f.Name...)
-		put(len(f.Value))
-		b = append(b, f.Value...)
+		nv = append(nv, f.Name, f.Value)
 	}
-	return b
+	return rawBlock(v, nv...)
+}
+
+// versionName drops the leading colon of a SPDY/3 name for SPDY/2, whose
+// names have none (":method" is "method").
+func versionName(v Version, name string) string {
+	if v == V2 {
+		return name[1:]
+	}
+	return name
 }
 
 func encHex(s string) []byte {
@@ -245,12 +243,7 @@ func (s *encSession) token(n int) string {
 
 func (s *encSession) next() []Field {
 	s.n++
-	p := func(name string) string { // SPDY/2 names have no colon
-		if s.v == V2 {
-			return name[1:]
-		}
-		return name
-	}
+	p := func(name string) string { return versionName(s.v, name) }
 	switch s.rnd.IntN(10) {
 	case 0, 1, 2, 3, 4:
 		f := []Field{
