@@ -1,0 +1,1233 @@
+package session
+
+import (
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/spdygo/spdy/flowctl"
+	"github.com/spdygo/spdy/framing"
+	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/pool"
+	"github.com/spdygo/spdy/stream"
+)
+
+// sstream is the loop's record of one stream: the protocol state the
+// session needs to judge the peer's frames, and the windows.
+type sstream struct {
+	id        framing.StreamID
+	h         *stream.Handle
+	prio      uint8
+	local     bool
+	assoc     framing.StreamID
+	in        flowctl.Inflow
+	out       flowctl.Outflow
+	replied   bool // a stream we opened: its SYN_REPLY arrived (or none is due)
+	remoteFin bool // the peer may send nothing more
+	localFin  bool // we may send nothing more
+	queued    bool // in a ready queue
+	blocked   bool // waiting for window
+	gone      bool // removed from the table
+	names     map[string]struct{}
+}
+
+// ctrlItem is a control frame waiting in the control queue.
+type ctrlItem struct {
+	typ      framing.FrameType
+	id       framing.StreamID
+	assoc    framing.StreamID
+	prio     uint8
+	flags    framing.Flags
+	val      uint32
+	fields   []hpackz.Field
+	settings []framing.Setting
+	ss       *sstream // SYN_STREAM: the stream it opens
+}
+
+type pingReq struct {
+	id   uint32
+	sent time.Time
+	ch   chan pingResult // nil for the session's own pings
+}
+
+type pingResult struct {
+	rtt time.Duration
+	err error
+}
+
+// fifo is a queue of streams.
+type fifo struct {
+	q    []*sstream
+	head int
+}
+
+func (f *fifo) push(ss *sstream) { f.q = append(f.q, ss) }
+
+func (f *fifo) pop() *sstream {
+	if f.head == len(f.q) {
+		return nil
+	}
+	ss := f.q[f.head]
+	f.q[f.head] = nil
+	f.head++
+	if f.head == len(f.q) {
+		f.q = f.q[:0]
+		f.head = 0
+	}
+	return ss
+}
+
+func (f *fifo) empty() bool { return f.head == len(f.q) }
+
+type loopState struct {
+	streams        map[framing.StreamID]*sstream
+	nextID         framing.StreamID
+	lastPeerID     framing.StreamID
+	nLocal, nPeer  int
+	peerMaxStreams uint32
+	peerWindow     int32
+	enforceIn      bool // check received data against our windows
+	enforceOut     bool // honor the peer's stream windows
+	sendWin        flowctl.Outflow
+	recvWin        flowctl.Inflow
+
+	ctrl    []ctrlItem
+	nCtrl   int
+	ready   [8]fifo
+	nReady  int
+	blocked map[*sstream]struct{}
+
+	pings    map[uint32]*pingReq
+	nextPing uint32
+	kaPing   uint32
+	kaSent   time.Time
+	rtt      time.Duration
+
+	openWaiters []*openReq
+
+	goawaySent     bool
+	goawayLastGood framing.StreamID
+	goawayRecv     bool
+	peerGoAway     *GoAwayError
+	draining       bool
+	closing        bool
+	writeBroken    bool
+	writerBusy     bool
+	connClosed     bool
+	readerDone     bool
+	writerExited   bool
+	closeTimer     *time.Timer
+	closeTimerC    <-chan time.Time
+	ticker         *time.Ticker
+	tickC          <-chan time.Time
+	idleSince      time.Time
+	invalidFrames  int
+	recentReset    [64]framing.StreamID
+	recentResetPos int
+	peerSettings   []framing.Setting
+	hbuf           []byte
+	writerExit     chan struct{}
+}
+
+// maxInvalidFrames is how many frames for streams that are not open a
+// peer may send before the session ends with PROTOCOL_ERROR.
+const maxInvalidFrames = 1000
+
+// batchTarget is the size at which the loop stops adding frames to a
+// write; a batch goes out as soon as the writer is free.
+const batchTarget = 128 << 10
+
+func (s *Session) initLoop() {
+	l := &s.l
+	l.streams = make(map[framing.StreamID]*sstream)
+	l.blocked = make(map[*sstream]struct{})
+	l.pings = make(map[uint32]*pingReq)
+	l.peerMaxStreams = unlimitedStreams
+	l.peerWindow = flowctl.DefaultWindow
+	l.writerExit = make(chan struct{})
+	if s.role == Client {
+		l.nextID, l.nextPing = 1, 1
+	} else {
+		l.nextID, l.nextPing = 2, 2
+	}
+	l.enforceIn = s.version != V2 && !s.cfg.UnlimitedPeerWindow
+	l.enforceOut = l.enforceIn
+	if s.version == V31 && l.enforceIn {
+		l.sendWin.Init(flowctl.DefaultWindow)
+		l.recvWin.Init(flowctl.DefaultWindow, s.cfg.MaxSessionWindowSize)
+	} else {
+		l.sendWin.InitUnlimited()
+		l.recvWin.InitUnlimited()
+	}
+	l.idleSince = time.Now()
+	period := time.Duration(0)
+	for _, d := range []time.Duration{s.cfg.KeepAlive, s.cfg.IdleTimeout} {
+		if d > 0 && (period == 0 || d < period) {
+			period = d
+		}
+	}
+	if s.cfg.KeepAlive > 0 && s.cfg.KeepAliveTimeout < period {
+		period = s.cfg.KeepAliveTimeout
+	}
+	if period > 0 {
+		period /= 4
+		if period < time.Millisecond {
+			period = time.Millisecond
+		}
+		l.ticker = time.NewTicker(period)
+		l.tickC = l.ticker.C
+	}
+}
+
+// run is the loop goroutine.
+func (s *Session) run() {
+	l := &s.l
+	s.sendPreface()
+	var writerExit <-chan struct{}
+	for {
+		s.flush()
+		if l.closing {
+			if s.finishClose() {
+				return
+			}
+			writerExit = l.writerExit
+		}
+		select {
+		case ev, ok := <-s.inbound:
+			if !ok {
+				l.readerDone = true
+				s.inbound = nil
+				if !l.closing {
+					s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
+				}
+				continue
+			}
+			s.handle(ev)
+			for i := 0; i < 64 && s.inbound != nil; i++ {
+				select {
+				case ev, ok := <-s.inbound:
+					if !ok {
+						l.readerDone = true
+						s.inbound = nil
+						if !l.closing {
+							s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
+						}
+						break
+					}
+					s.handle(ev)
+					continue
+				default:
+				}
+				break
+			}
+		case f := <-s.reqs:
+			f()
+		case <-s.wake:
+			s.collect()
+		case r := <-s.writeDone:
+			s.writeFinished(r)
+		case <-l.tickC:
+			s.onTick()
+		case <-l.closeTimerC:
+			l.closeTimerC = nil
+			if !l.connClosed {
+				l.connClosed = true
+				s.conn.Close()
+			}
+		case <-writerExit:
+			l.writerExited = true
+			writerExit = nil
+		}
+	}
+}
+
+// finishClose advances the end of the session; it returns true when the
+// loop may exit.
+func (s *Session) finishClose() bool {
+	l := &s.l
+	if !l.connClosed && !l.writerBusy && (l.nCtrl == 0 || l.writeBroken) {
+		l.connClosed = true
+		s.conn.Close()
+	}
+	if l.connClosed && !l.writerBusy && s.writeCh != nil {
+		close(s.writeCh)
+		s.writeCh = nil
+	}
+	if !l.connClosed || !l.readerDone || !l.writerExited {
+		return false
+	}
+	if l.closeTimer != nil {
+		l.closeTimer.Stop()
+	}
+	if l.ticker != nil {
+		l.ticker.Stop()
+	}
+	// Answer requests that raced with the end, then close done.
+	for {
+		select {
+		case f := <-s.reqs:
+			f()
+			continue
+		default:
+		}
+		break
+	}
+	s.notifyMu.Lock()
+	s.notified = nil
+	s.notifyMu.Unlock()
+	close(s.done)
+	return true
+}
+
+// writeFinished handles the writer's report on a batch.
+func (s *Session) writeFinished(r writeResult) {
+	l := &s.l
+	l.writerBusy = false
+	pool.Put(r.buf)
+	if r.err != nil {
+		l.writeBroken = true
+		var err error = &TransportError{Op: "write", Err: r.err}
+		if isTimeout(r.err) && !l.connClosed {
+			err = ErrWriteTimeout
+		}
+		s.closeWith(err, false, framing.GoAwayOK)
+	}
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+// sendPreface queues the first frames: SETTINGS, the SPDY/3.1 session
+// window and a PING that measures the round trip.
+func (s *Session) sendPreface() {
+	l := &s.l
+	var set []framing.Setting
+	set = append(set, framing.Setting{ID: framing.SettingMaxConcurrentStreams, Value: s.cfg.MaxConcurrentStreams})
+	if l.enforceIn && s.cfg.InitialWindowSize != flowctl.DefaultWindow {
+		set = append(set, framing.Setting{ID: framing.SettingInitialWindowSize, Value: uint32(s.cfg.InitialWindowSize)})
+	}
+	if s.role == Client {
+		for _, p := range s.cfg.PersistedSettings {
+			dup := false
+			for _, e := range set {
+				dup = dup || e.ID == p.ID
+			}
+			if !dup && p.ID <= 0xffffff {
+				set = append(set, framing.Setting{ID: p.ID, Flags: framing.SettingPersisted, Value: p.Value})
+			}
+		}
+	}
+	sort.Slice(set, func(i, j int) bool { return set[i].ID < set[j].ID })
+	s.queueCtrl(ctrlItem{typ: framing.FrameSettings, settings: set})
+	if s.version == V31 && l.enforceIn {
+		if d := l.recvWin.GrowTarget(s.cfg.SessionWindowSize); d > 0 {
+			s.queueCtrl(ctrlItem{typ: framing.FrameWindowUpdate, id: 0, val: d})
+		}
+	}
+	s.sendPing(&pingReq{})
+}
+
+// queueCtrl appends a control frame to the control queue. A peer that
+// does not read cannot make the queue grow without bound.
+func (s *Session) queueCtrl(c ctrlItem) {
+	l := &s.l
+	if l.nCtrl >= s.cfg.MaxQueuedControl && !l.closing {
+		s.closeWith(ErrControlQueueFull, false, framing.GoAwayInternalError)
+		return
+	}
+	l.ctrl = append(l.ctrl, c)
+	l.nCtrl++
+}
+
+// closeWith ends the session with err. With goAway, a GOAWAY with status
+// is queued first (unless one was sent). Every stream and pending call
+// fails; the connection is closed once the queued frames are written, or
+// after closeFlushTimeout.
+func (s *Session) closeWith(err error, goAway bool, status framing.GoAwayStatus) {
+	l := &s.l
+	if l.closing {
+		return
+	}
+	l.closing = true
+	var te *TransportError
+	if l.goawayRecv && errors.As(err, &te) && te.Op == "read" {
+		err = l.peerGoAway // the peer said it was going away, then closed
+	}
+	s.setErr(err)
+	if s.log != nil && err != ErrClosed {
+		s.log.Debug("session ending", "err", err)
+	}
+	if goAway && !l.goawaySent && !l.writeBroken {
+		l.goawaySent = true
+		l.goawayLastGood = l.lastPeerID
+		s.queueCtrl(ctrlItem{typ: framing.FrameGoAway, id: l.lastPeerID, val: uint32(status)})
+	}
+	streamErr := err
+	for _, ss := range l.streams {
+		ss.h.Fail(streamErr)
+		ss.gone = true
+		ss.h.Finish()
+	}
+	clear(l.streams)
+	l.nLocal, l.nPeer = 0, 0
+	for i := range l.ready {
+		l.ready[i] = fifo{}
+	}
+	clear(l.blocked)
+	for _, w := range l.openWaiters {
+		w.ch <- openResult{err: err}
+	}
+	l.openWaiters = nil
+	for id, p := range l.pings {
+		if p.ch != nil {
+			p.ch <- pingResult{err: err}
+		}
+		delete(l.pings, id)
+	}
+	s.acceptMu.Lock()
+	s.acceptQ = nil
+	s.acceptMu.Unlock()
+	select {
+	case s.acceptSig <- struct{}{}:
+	default:
+	}
+	l.closeTimer = time.NewTimer(closeFlushTimeout)
+	l.closeTimerC = l.closeTimer.C
+	if s.cfg.WriteTimeout > 0 {
+		s.conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	}
+}
+
+// connError ends the session because the peer broke a session rule.
+func (s *Session) connError(status framing.GoAwayStatus, reason string, cause error) {
+	if s.log != nil {
+		s.log.Warn("peer protocol error", "reason", reason)
+	}
+	s.closeWith(&ProtocolError{Status: status, Reason: reason, Err: cause}, true, status)
+}
+
+// handle processes one event from the reader.
+func (s *Session) handle(ev inEvent) {
+	l := &s.l
+	if l.closing {
+		if ev.data != nil {
+			pool.Put(ev.data)
+		}
+		return
+	}
+	if ev.err != nil {
+		s.handleReadErr(ev)
+		return
+	}
+	if ev.unknown {
+		if ev.typ == framing.FrameSynStream && ev.version != s.wireVersion && ev.id != 0 {
+			s.resetStream(ev.id, framing.StatusUnsupportedVersion)
+		}
+		return
+	}
+	switch ev.typ {
+	case framing.FrameData:
+		s.onData(ev)
+	case framing.FrameSynStream:
+		s.onSynStream(ev)
+	case framing.FrameSynReply:
+		s.onSynReply(ev)
+	case framing.FrameHeaders:
+		s.onHeaders(ev)
+	case framing.FrameRstStream:
+		s.onRstStream(ev)
+	case framing.FrameSettings:
+		s.onSettings(ev)
+	case framing.FramePing:
+		s.onPing(ev)
+	case framing.FrameGoAway:
+		s.onGoAway(ev)
+	case framing.FrameWindowUpdate:
+		s.onWindowUpdate(ev)
+	}
+}
+
+func (s *Session) handleReadErr(ev inEvent) {
+	var ce *framing.ConnectionError
+	var se *framing.StreamError
+	switch {
+	case errors.As(ev.err, &ce):
+		if errors.As(ce.Err, &se) {
+			s.resetStream(se.StreamID, se.Status)
+		}
+		s.connError(ce.Status, ce.Reason, ce.Err)
+	case errors.As(ev.err, &se):
+		if ev.typ == framing.FrameData {
+			if !s.receiveSession(ev.length) {
+				return
+			}
+		}
+		s.invalidFrame()
+		s.resetStream(se.StreamID, se.Status)
+	default:
+		s.closeWith(readError(ev.err), true, framing.GoAwayOK)
+	}
+}
+
+// invalidFrame counts a frame the peer should not have sent.
+func (s *Session) invalidFrame() {
+	l := &s.l
+	l.invalidFrames++
+	if l.invalidFrames > maxInvalidFrames {
+		s.connError(framing.GoAwayProtocolError, "too many frames for streams that are not open", nil)
+	}
+}
+
+// status maps SPDY/3 stream status codes to SPDY/2's smaller set.
+func (s *Session) status(c framing.StatusCode) framing.StatusCode {
+	if s.version == V2 && c > framing.StatusFlowControlError {
+		return framing.StatusProtocolError
+	}
+	return c
+}
+
+// resetStream sends RST_STREAM for id and ends the stream if it is open:
+// a stream error detected by the session.
+func (s *Session) resetStream(id framing.StreamID, status framing.StatusCode) {
+	l := &s.l
+	status = s.status(status)
+	s.queueCtrl(ctrlItem{typ: framing.FrameRstStream, id: id, val: uint32(status)})
+	s.stats.resetSent(status)
+	s.addRecentReset(id)
+	if ss := l.streams[id]; ss != nil {
+		ss.h.Fail(&stream.ResetError{StreamID: id, Status: status})
+		s.removeStream(ss)
+	}
+}
+
+func (s *Session) addRecentReset(id framing.StreamID) {
+	l := &s.l
+	l.recentReset[l.recentResetPos] = id
+	l.recentResetPos = (l.recentResetPos + 1) % len(l.recentReset)
+}
+
+func (s *Session) recentlyReset(id framing.StreamID) bool {
+	for _, r := range s.l.recentReset {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+// peerInitiated reports whether id has the peer's parity.
+func (s *Session) peerInitiated(id framing.StreamID) bool {
+	return id.ClientInitiated() == (s.role == Server)
+}
+
+// neverOpened reports whether no stream id was ever open.
+func (s *Session) neverOpened(id framing.StreamID) bool {
+	if s.peerInitiated(id) {
+		return id > s.l.lastPeerID
+	}
+	return id >= s.l.nextID
+}
+
+// unknownStream answers a frame for a stream that is not open.
+func (s *Session) unknownStream(id framing.StreamID) {
+	if s.recentlyReset(id) {
+		return
+	}
+	s.invalidFrame()
+	if s.neverOpened(id) {
+		s.resetStream(id, framing.StatusInvalidStream)
+	} else {
+		s.resetStream(id, framing.StatusProtocolError)
+	}
+}
+
+// removeStream forgets a stream that ended on the wire.
+func (s *Session) removeStream(ss *sstream) {
+	l := &s.l
+	if ss.gone {
+		return
+	}
+	ss.gone = true
+	delete(l.streams, ss.id)
+	delete(l.blocked, ss)
+	if ss.local {
+		l.nLocal--
+	} else {
+		l.nPeer--
+	}
+	ss.h.Finish()
+	if len(l.streams) == 0 {
+		l.idleSince = time.Now()
+	}
+	s.runOpenWaiters()
+	s.checkDrained()
+}
+
+// maybeFinish removes a stream once both sides are done.
+func (s *Session) maybeFinish(ss *sstream) {
+	if ss.localFin && ss.remoteFin {
+		s.removeStream(ss)
+	}
+}
+
+// headerError answers a header block that failed to decode: the
+// compression context is lost (session error) or one stream is (stream
+// error). It reports whether the session goes on.
+func (s *Session) headerError(id framing.StreamID, err error) bool {
+	var ce *hpackz.CompressionError
+	var tl *hpackz.TooLargeError
+	switch {
+	case errors.As(err, &ce):
+		s.connError(framing.GoAwayProtocolError, "header block decompression failed", err)
+		return false
+	case errors.As(err, &tl):
+		s.resetStream(id, framing.StatusFrameTooLarge)
+	default:
+		s.resetStream(id, framing.StatusProtocolError)
+	}
+	return true
+}
+
+func (s *Session) onSynStream(ev inEvent) {
+	l := &s.l
+	id := ev.id
+	if !s.peerInitiated(id) {
+		s.connError(framing.GoAwayProtocolError, "SYN_STREAM with this endpoint's stream id parity", nil)
+		return
+	}
+	if id < l.lastPeerID {
+		s.connError(framing.GoAwayProtocolError, "SYN_STREAM id lower than an earlier one", nil)
+		return
+	}
+	if id == l.lastPeerID {
+		if ev.hdrErr != nil && !s.headerError(id, ev.hdrErr) {
+			return
+		}
+		s.resetStream(id, framing.StatusProtocolError)
+		return
+	}
+	if l.goawaySent && id > l.goawayLastGood {
+		if ev.hdrErr != nil {
+			var ce *hpackz.CompressionError
+			if errors.As(ev.hdrErr, &ce) {
+				s.connError(framing.GoAwayProtocolError, "header block decompression failed", ev.hdrErr)
+			}
+		}
+		return // ignored after our GOAWAY
+	}
+	l.lastPeerID = id
+	if ev.hdrErr != nil {
+		s.headerError(id, ev.hdrErr)
+		return
+	}
+	uni := ev.flags.Has(framing.FlagUnidirectional)
+	fin := ev.flags.Has(framing.FlagFin)
+	if uni && s.role == Server {
+		s.resetStream(id, framing.StatusProtocolError)
+		return
+	}
+	if uni && ev.assoc == 0 {
+		s.connError(framing.GoAwayProtocolError, "unidirectional SYN_STREAM without an associated stream", nil)
+		return
+	}
+	if s.role == Client && ev.assoc != 0 && s.cfg.RejectPush {
+		s.resetStream(id, framing.StatusCancel)
+		return
+	}
+	if uint32(l.nPeer) >= s.cfg.MaxConcurrentStreams {
+		s.stats.refused.Add(1)
+		s.resetStream(id, framing.StatusRefusedStream)
+		return
+	}
+	ss := &sstream{id: id, prio: ev.prio, assoc: ev.assoc, remoteFin: fin, localFin: uni, replied: true}
+	if l.enforceIn {
+		if s.cfg.InitialWindowSize < flowctl.DefaultWindow {
+			// The peer may have opened the stream before reading our
+			// SETTINGS: allow the protocol's window (flowctl's slack).
+			ss.in.Init(flowctl.DefaultWindow, s.cfg.MaxWindowSize)
+			ss.in.AdjustInitial(flowctl.DefaultWindow, s.cfg.InitialWindowSize)
+		} else {
+			ss.in.Init(s.cfg.InitialWindowSize, s.cfg.MaxWindowSize)
+		}
+	} else {
+		ss.in.InitUnlimited()
+	}
+	s.initOut(ss)
+	st, h := stream.New(stream.Config{
+		ID: id, Priority: ev.prio, AssociatedTo: ev.assoc,
+		SendClosed: uni, RecvClosed: fin, NeedReply: !uni,
+		Headers: ev.fields, Sender: s, Version: s.version.headers(),
+		LocalAddr: s.conn.LocalAddr(), RemoteAddr: s.conn.RemoteAddr(),
+	})
+	ss.h = h
+	l.streams[id] = ss
+	l.nPeer++
+	s.stats.accepted.Add(1)
+	if !uni && !s.cfg.ManualReply {
+		h.AutoReply()
+	}
+	s.acceptMu.Lock()
+	s.acceptQ = append(s.acceptQ, st)
+	s.acceptMu.Unlock()
+	select {
+	case s.acceptSig <- struct{}{}:
+	default:
+	}
+	s.maybeFinish(ss)
+}
+
+func (s *Session) initOut(ss *sstream) {
+	if s.l.enforceOut {
+		ss.out.Init(s.l.peerWindow)
+	} else {
+		ss.out.InitUnlimited()
+	}
+}
+
+func (s *Session) onSynReply(ev inEvent) {
+	l := &s.l
+	ss := l.streams[ev.id]
+	if ev.hdrErr != nil {
+		var ce *hpackz.CompressionError
+		if errors.As(ev.hdrErr, &ce) || ss != nil {
+			s.headerError(ev.id, ev.hdrErr)
+			return
+		}
+	}
+	if ss == nil {
+		s.unknownStream(ev.id)
+		return
+	}
+	switch {
+	case !ss.local:
+		s.invalidFrame()
+		s.resetStream(ev.id, framing.StatusInvalidStream)
+		return
+	case ss.remoteFin:
+		s.resetStream(ev.id, framing.StatusStreamAlreadyClosed)
+		return
+	case ss.replied:
+		s.resetStream(ev.id, framing.StatusStreamInUse)
+		return
+	}
+	ss.replied = true
+	ss.h.DeliverReply(ev.fields)
+	if ev.flags.Has(framing.FlagFin) {
+		ss.remoteFin = true
+		ss.h.DeliverFin()
+		s.maybeFinish(ss)
+	}
+}
+
+func (s *Session) onHeaders(ev inEvent) {
+	l := &s.l
+	ss := l.streams[ev.id]
+	if ev.hdrErr != nil {
+		var ce *hpackz.CompressionError
+		if errors.As(ev.hdrErr, &ce) || ss != nil {
+			s.headerError(ev.id, ev.hdrErr)
+			return
+		}
+	}
+	if ss == nil {
+		s.unknownStream(ev.id)
+		return
+	}
+	if ss.remoteFin {
+		s.resetStream(ev.id, framing.StatusStreamAlreadyClosed)
+		return
+	}
+	if ss.local && !ss.replied {
+		s.resetStream(ev.id, framing.StatusProtocolError)
+		return
+	}
+	if ss.names == nil {
+		ss.names = make(map[string]struct{})
+		for _, f := range ss.h.Stream().Headers() {
+			ss.names[f.Name] = struct{}{}
+		}
+	}
+	for _, f := range ev.fields {
+		if _, dup := ss.names[f.Name]; dup {
+			s.resetStream(ev.id, framing.StatusProtocolError)
+			return
+		}
+	}
+	for _, f := range ev.fields {
+		ss.names[f.Name] = struct{}{}
+	}
+	ss.h.DeliverHeaders(ev.fields)
+	if ev.flags.Has(framing.FlagFin) {
+		ss.remoteFin = true
+		ss.h.DeliverFin()
+		s.maybeFinish(ss)
+	}
+}
+
+func (s *Session) onRstStream(ev inEvent) {
+	l := &s.l
+	status := framing.StatusCode(ev.val)
+	s.stats.resetRecv(status)
+	ss := l.streams[ev.id]
+	if ss == nil {
+		return
+	}
+	ss.h.Fail(&stream.ResetError{StreamID: ev.id, Status: status, Remote: true})
+	s.removeStream(ss)
+	if s.role == Server && ss.local == false && status == framing.StatusCancel {
+		// Refusing a request's pushes: stop every push associated to it.
+		for _, p := range l.streams {
+			if p.local && p.assoc == ev.id {
+				s.resetStream(p.id, framing.StatusCancel)
+			}
+		}
+	}
+}
+
+func (s *Session) onSettings(ev inEvent) {
+	l := &s.l
+	var persist []framing.Setting
+	if s.role == Client && ev.flags.Has(framing.FlagClearSettings) && s.cfg.PersistSettings != nil {
+		s.cfg.PersistSettings(nil, true)
+	}
+	seen := make(map[framing.SettingID]bool, len(ev.settings))
+	for _, e := range ev.settings {
+		if seen[e.ID] {
+			continue // a receiver uses the first of duplicates
+		}
+		seen[e.ID] = true
+		if s.role == Server && e.Flags&framing.SettingPersisted != 0 {
+			// Values a client kept for us describe us, not the client.
+			continue
+		}
+		if s.role == Client && e.Flags&framing.SettingPersistValue != 0 {
+			persist = append(persist, e)
+		}
+		s.recordPeerSetting(e)
+		switch e.ID {
+		case framing.SettingMaxConcurrentStreams:
+			l.peerMaxStreams = e.Value
+			s.runOpenWaiters()
+		case framing.SettingInitialWindowSize:
+			if !l.enforceOut {
+				continue
+			}
+			size, err := flowctl.WindowSize(e.Value)
+			if err != nil {
+				s.connError(framing.GoAwayProtocolError, "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1", err)
+				return
+			}
+			old := l.peerWindow
+			l.peerWindow = size
+			for _, ss := range l.streams {
+				if ss.localFin {
+					continue
+				}
+				if err := ss.out.AdjustInitial(old, size); err != nil {
+					s.resetStream(ss.id, framing.StatusFlowControlError)
+					continue
+				}
+				if size > old {
+					s.unblock(ss)
+				}
+			}
+		}
+	}
+	if len(persist) > 0 && s.cfg.PersistSettings != nil {
+		s.cfg.PersistSettings(persist, false)
+	}
+}
+
+func (s *Session) recordPeerSetting(e framing.Setting) {
+	l := &s.l
+	for i := range l.peerSettings {
+		if l.peerSettings[i].ID == e.ID {
+			l.peerSettings[i] = e
+			return
+		}
+	}
+	l.peerSettings = append(l.peerSettings, e)
+}
+
+func (s *Session) onPing(ev inEvent) {
+	l := &s.l
+	id := ev.val
+	ours := (id%2 == 1) == (s.role == Client)
+	if !ours {
+		s.stats.pingsRecv.Add(1)
+		s.queueCtrl(ctrlItem{typ: framing.FramePing, val: id})
+		return
+	}
+	p := l.pings[id]
+	if p == nil {
+		return // a reply to a ping we never sent: ignore
+	}
+	delete(l.pings, id)
+	rtt := time.Since(p.sent)
+	l.rtt = rtt
+	s.stats.rtt.Store(int64(rtt))
+	if id == l.kaPing {
+		l.kaPing = 0
+	}
+	if p.ch != nil {
+		p.ch <- pingResult{rtt: rtt}
+	}
+}
+
+func (s *Session) onGoAway(ev inEvent) {
+	l := &s.l
+	last := ev.val2
+	ga := &GoAwayError{LastGoodStreamID: last, Status: framing.GoAwayStatus(ev.val)}
+	if l.goawayRecv && last > l.peerGoAway.LastGoodStreamID {
+		return // a later GOAWAY may not raise the last-good id
+	}
+	l.goawayRecv = true
+	l.peerGoAway = ga
+	for _, ss := range l.streams {
+		if ss.local && ss.id > last {
+			ss.h.Fail(&GoAwayError{LastGoodStreamID: last, Status: ga.Status, StreamID: ss.id, Unprocessed: true})
+			s.removeStream(ss)
+		}
+	}
+	for _, w := range l.openWaiters {
+		w.ch <- openResult{err: ErrGoingAway}
+	}
+	l.openWaiters = nil
+	s.checkDrained()
+}
+
+func (s *Session) onWindowUpdate(ev inEvent) {
+	l := &s.l
+	if ev.id == 0 {
+		if s.version != V31 {
+			return // SPDY/3 has no session window
+		}
+		if err := l.sendWin.Add(ev.val); err != nil {
+			s.connError(framing.GoAwayProtocolError, "session window update invalid or above 2^31-1", err)
+			return
+		}
+		for ss := range l.blocked {
+			s.unblock(ss)
+		}
+		return
+	}
+	ss := l.streams[ev.id]
+	if ss == nil || ss.localFin {
+		return
+	}
+	if err := ss.out.Add(ev.val); err != nil {
+		if errors.Is(err, flowctl.ErrWindowOverflow) {
+			s.resetStream(ev.id, framing.StatusFlowControlError)
+		} else {
+			s.resetStream(ev.id, framing.StatusProtocolError)
+		}
+		return
+	}
+	s.unblock(ss)
+}
+
+// receiveSession accounts n received DATA bytes against the session window
+// and returns the credit at once: every stream's buffer is bounded by its
+// own window, so the session window never lets one unread stream stall
+// the others. It reports whether the session goes on.
+func (s *Session) receiveSession(n int) bool {
+	l := &s.l
+	if err := l.recvWin.Receive(n); err != nil {
+		s.connError(framing.GoAwayProtocolError, "DATA exceeds the session window", err)
+		return false
+	}
+	if d := l.recvWin.ConsumeAt(n, time.Since(s.start), l.rtt); d > 0 {
+		s.queueCtrl(ctrlItem{typ: framing.FrameWindowUpdate, id: 0, val: d})
+	}
+	return true
+}
+
+func (s *Session) onData(ev inEvent) {
+	l := &s.l
+	n := ev.length
+	if !s.receiveSession(n) {
+		pool.Put(ev.data)
+		return
+	}
+	ss := l.streams[ev.id]
+	if ss == nil {
+		pool.Put(ev.data)
+		s.unknownStream(ev.id)
+		return
+	}
+	switch {
+	case ss.remoteFin:
+		pool.Put(ev.data)
+		s.resetStream(ev.id, framing.StatusStreamAlreadyClosed)
+		return
+	case ss.local && !ss.replied:
+		pool.Put(ev.data)
+		s.resetStream(ev.id, framing.StatusProtocolError)
+		return
+	}
+	if err := ss.in.Receive(n); err != nil {
+		pool.Put(ev.data)
+		s.resetStream(ev.id, framing.StatusFlowControlError)
+		return
+	}
+	if !l.enforceIn && ss.h.Buffered()+n > s.cfg.MaxBufferPerStream {
+		pool.Put(ev.data)
+		s.resetStream(ev.id, framing.StatusFlowControlError)
+		return
+	}
+	if n > 0 && !ss.h.Deliver(ev.data) {
+		ss.in.Consume(n) // the application will never read it
+	} else if n == 0 {
+		pool.Put(ev.data)
+	}
+	if ev.flags.Has(framing.FlagFin) {
+		ss.remoteFin = true
+		ss.h.DeliverFin()
+		s.maybeFinish(ss)
+	}
+}
+
+// collect processes the streams that called Notify.
+func (s *Session) collect() {
+	l := &s.l
+	s.notifyMu.Lock()
+	hs := s.notified
+	s.notified = nil
+	s.notifyMu.Unlock()
+	for _, h := range hs {
+		w := h.Collect()
+		ss := l.streams[h.Stream().ID()]
+		if ss == nil || ss.h != h || l.closing {
+			continue
+		}
+		if w.Consumed > 0 && !ss.remoteFin {
+			if d := ss.in.ConsumeAt(w.Consumed, time.Since(s.start), l.rtt); d > 0 {
+				s.queueCtrl(ctrlItem{typ: framing.FrameWindowUpdate, id: ss.id, val: d})
+			}
+		}
+		if w.Reset && ss.blocked {
+			delete(l.blocked, ss)
+			ss.blocked = false
+		}
+		if (w.Send || w.Reset) && !ss.blocked {
+			s.enqueue(ss)
+		}
+	}
+	if cap(hs) <= 1024 {
+		s.notifyMu.Lock()
+		if s.notified == nil {
+			s.notified = hs[:0]
+		}
+		s.notifyMu.Unlock()
+	}
+}
+
+// enqueue puts a stream with frames to send in its priority's queue.
+func (s *Session) enqueue(ss *sstream) {
+	if ss.queued || ss.gone {
+		return
+	}
+	ss.queued = true
+	p := ss.prio
+	if p > 7 {
+		p = 7
+	}
+	s.l.ready[p].push(ss)
+	s.l.nReady++
+}
+
+// unblock requeues a stream that waited for window.
+func (s *Session) unblock(ss *sstream) {
+	if !ss.blocked {
+		return
+	}
+	if flowctl.Sendable(&ss.out, &s.l.sendWin) <= 0 {
+		return
+	}
+	ss.blocked = false
+	delete(s.l.blocked, ss)
+	s.enqueue(ss)
+}
+
+// runOpenWaiters opens the streams that waited for the peer's limit.
+func (s *Session) runOpenWaiters() {
+	l := &s.l
+	for len(l.openWaiters) > 0 && uint32(l.nLocal) < l.peerMaxStreams && !l.closing {
+		req := l.openWaiters[0]
+		l.openWaiters[0] = nil
+		l.openWaiters = l.openWaiters[1:]
+		if req.canceled {
+			continue
+		}
+		s.doOpen(req)
+	}
+}
+
+// startDrain begins a graceful shutdown.
+func (s *Session) startDrain() {
+	l := &s.l
+	if l.closing {
+		return
+	}
+	if !l.goawaySent {
+		l.goawaySent = true
+		l.goawayLastGood = l.lastPeerID
+		s.queueCtrl(ctrlItem{typ: framing.FrameGoAway, id: l.lastPeerID, val: uint32(framing.GoAwayOK)})
+	}
+	l.draining = true
+	for _, w := range l.openWaiters {
+		w.ch <- openResult{err: ErrGoingAway}
+	}
+	l.openWaiters = nil
+	s.checkDrained()
+}
+
+// checkDrained closes a draining session once its streams have ended.
+func (s *Session) checkDrained() {
+	l := &s.l
+	if l.closing || len(l.streams) > 0 {
+		return
+	}
+	switch {
+	case l.draining:
+		s.closeWith(ErrClosed, true, framing.GoAwayOK)
+	case l.goawayRecv:
+		s.closeWith(l.peerGoAway, true, framing.GoAwayOK)
+	}
+}
+
+func (s *Session) doOpen(req *openReq) {
+	l := &s.l
+	if req.canceled {
+		return
+	}
+	fail := func(err error) { req.ch <- openResult{err: err} }
+	switch {
+	case l.closing:
+		fail(s.errOrClosed())
+		return
+	case l.goawaySent || l.goawayRecv || l.draining:
+		fail(ErrGoingAway)
+		return
+	case l.nextID > framing.MaxStreamID:
+		fail(ErrStreamIDsExhausted)
+		s.startDrain()
+		return
+	}
+	if req.push {
+		p := l.streams[req.opts.AssociatedTo]
+		if p == nil || p.local || p.localFin {
+			fail(ErrPushNotAllowed)
+			return
+		}
+	}
+	if uint32(l.nLocal) >= l.peerMaxStreams {
+		if s.cfg.OpenFailsAtLimit {
+			fail(ErrStreamLimit)
+			return
+		}
+		l.openWaiters = append(l.openWaiters, req)
+		return
+	}
+	o := &req.opts
+	id := l.nextID
+	l.nextID += 2
+	ss := &sstream{id: id, prio: o.Priority, local: true, assoc: o.AssociatedTo,
+		localFin: o.Fin, remoteFin: o.Unidirectional, replied: o.Unidirectional}
+	if l.enforceIn {
+		ss.in.Init(s.cfg.InitialWindowSize, s.cfg.MaxWindowSize)
+	} else {
+		ss.in.InitUnlimited()
+	}
+	s.initOut(ss)
+	st, h := stream.New(stream.Config{
+		ID: id, Priority: o.Priority, AssociatedTo: o.AssociatedTo, Local: true,
+		SendClosed: o.Fin, RecvClosed: o.Unidirectional,
+		Sender: s, Version: s.version.headers(),
+		LocalAddr: s.conn.LocalAddr(), RemoteAddr: s.conn.RemoteAddr(),
+	})
+	ss.h = h
+	var flags framing.Flags
+	if o.Fin {
+		flags |= framing.FlagFin
+	}
+	if o.Unidirectional {
+		flags |= framing.FlagUnidirectional
+	}
+	l.streams[id] = ss
+	l.nLocal++
+	s.stats.opened.Add(1)
+	s.queueCtrl(ctrlItem{typ: framing.FrameSynStream, id: id, assoc: o.AssociatedTo, prio: o.Priority, flags: flags, fields: o.Headers, ss: ss})
+	req.ch <- openResult{st: st}
+	s.maybeFinish(ss)
+}
+
+func (s *Session) doPing(req *pingReq) {
+	l := &s.l
+	if l.closing {
+		req.ch <- pingResult{err: s.errOrClosed()}
+		return
+	}
+	if len(l.pings) >= s.cfg.MaxPendingPings {
+		req.ch <- pingResult{err: ErrTooManyPings}
+		return
+	}
+	s.sendPing(req)
+}
+
+// sendPing queues a PING with a fresh id of our parity.
+func (s *Session) sendPing(req *pingReq) {
+	l := &s.l
+	for {
+		id := l.nextPing
+		l.nextPing += 2
+		if l.nextPing < id { // wrapped
+			if s.role == Client {
+				l.nextPing = 1
+			} else {
+				l.nextPing = 2
+			}
+		}
+		if _, used := l.pings[id]; !used && id != 0 {
+			req.id = id
+			break
+		}
+	}
+	req.sent = time.Now()
+	l.pings[req.id] = req
+	s.stats.pingsSent.Add(1)
+	s.queueCtrl(ctrlItem{typ: framing.FramePing, val: req.id})
+}
+
+func (s *Session) cancelPing(req *pingReq) {
+	if p := s.l.pings[req.id]; p == req {
+		delete(s.l.pings, req.id)
+	}
+}
+
+// onTick runs the keepalive and idle timers.
+func (s *Session) onTick() {
+	l := &s.l
+	if l.closing {
+		return
+	}
+	now := time.Now()
+	if ka := s.cfg.KeepAlive; ka > 0 {
+		if l.kaPing != 0 {
+			if now.Sub(l.kaSent) > s.cfg.KeepAliveTimeout {
+				s.closeWith(ErrKeepAliveTimeout, true, framing.GoAwayOK)
+				return
+			}
+		} else if last := s.start.Add(time.Duration(s.lastRead.Load())); now.Sub(last) >= ka {
+			req := &pingReq{}
+			s.sendPing(req)
+			l.kaPing = req.id
+			l.kaSent = now
+		}
+	}
+	if it := s.cfg.IdleTimeout; it > 0 && len(l.streams) == 0 && now.Sub(l.idleSince) >= it {
+		s.startDrain()
+	}
+}

@@ -1,0 +1,126 @@
+package session
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/spdygo/spdy/framing"
+	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/pool"
+)
+
+// inEvent is one frame read from the peer, as the reader hands it to the
+// loop: plain values, the DATA payload in a pool buffer, the header block
+// already decoded (blocks must be decoded in the order they are read).
+type inEvent struct {
+	typ      framing.FrameType
+	version  framing.Version
+	flags    framing.Flags
+	id       framing.StreamID
+	assoc    framing.StreamID
+	prio     uint8
+	val      uint32 // RST/GOAWAY status, PING id, WINDOW_UPDATE delta
+	val2     framing.StreamID
+	length   int    // DATA payload length as on the wire
+	data     []byte // DATA payload, from the pool (nil if discarded)
+	fields   []hpackz.Field
+	hdrErr   error // decoding the header block failed
+	settings []framing.Setting
+	unknown  bool  // a control frame of another version or unknown type
+	err      error // a frame-level error from framing, or the read error
+	final    bool  // err ends reading
+}
+
+// readLoop reads frames until the connection fails and hands them to the
+// loop. It owns the read side of the Framer and the header Decoder.
+func (s *Session) readLoop(br *bufio.Reader) {
+	defer close(s.inbound)
+	fr := s.rfr
+	for {
+		f, err := fr.ReadFrame()
+		var ev inEvent
+		if err != nil {
+			var se *framing.StreamError
+			var ce *framing.ConnectionError
+			switch {
+			case errors.As(err, &ce):
+				ev = inEvent{err: err, final: true}
+			case errors.As(err, &se) && f != nil:
+				ev = inEvent{err: err}
+				h := f.Header()
+				ev.typ, ev.flags, ev.id = h.Type, h.Flags, h.StreamID
+				if d, ok := f.(*framing.DataFrame); ok {
+					ev.length = int(d.Length)
+				}
+			default:
+				ev = inEvent{err: err, final: true}
+			}
+			s.lastRead.Store(int64(time.Since(s.start)))
+			s.inbound <- ev
+			if ev.final {
+				return
+			}
+			continue
+		}
+		atomic.AddUint64(&s.stats.framesIn, 1)
+		s.lastRead.Store(int64(time.Since(s.start)))
+		if s.trace {
+			s.logFrame("in", f)
+		}
+		ev = s.toEvent(f)
+		s.inbound <- ev
+	}
+}
+
+// toEvent turns a frame into an event, decoding its header block.
+func (s *Session) toEvent(f framing.Frame) inEvent {
+	h := f.Header()
+	ev := inEvent{typ: h.Type, version: h.Version, flags: h.Flags, id: h.StreamID}
+	if h.Control && h.Version != s.wireVersion {
+		ev.unknown = true
+		if u, ok := f.(*framing.UnknownFrame); ok && len(u.Payload) >= 4 {
+			ev.id = framing.StreamID(uint32(u.Payload[0])<<24|uint32(u.Payload[1])<<16|uint32(u.Payload[2])<<8|uint32(u.Payload[3])) & framing.MaxStreamID
+		}
+		return ev
+	}
+	switch f := f.(type) {
+	case *framing.DataFrame:
+		ev.length = len(f.Data)
+		b := pool.Get(len(f.Data))
+		copy(b, f.Data)
+		ev.data = b
+		atomic.AddUint64(&s.stats.bytesIn, uint64(len(f.Data)))
+	case *framing.SynStreamFrame:
+		ev.assoc, ev.prio = f.AssociatedToStreamID, f.Priority
+		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
+	case *framing.SynReplyFrame:
+		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
+	case *framing.HeadersFrame:
+		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
+	case *framing.RstStreamFrame:
+		ev.val = uint32(f.Status)
+	case *framing.SettingsFrame:
+		ev.settings = append([]framing.Setting(nil), f.Settings...)
+	case *framing.PingFrame:
+		ev.val = f.ID
+	case *framing.GoAwayFrame:
+		ev.val = uint32(f.Status)
+		ev.val2 = f.LastGoodStreamID
+	case *framing.WindowUpdateFrame:
+		ev.val = f.DeltaWindowSize
+	default: // NOOP, CREDENTIAL, unknown types
+		ev.unknown = true
+	}
+	return ev
+}
+
+// eofError turns the end of the connection into the session's error.
+func readError(err error) error {
+	if errors.Is(err, io.EOF) {
+		return &TransportError{Op: "read", Err: io.EOF}
+	}
+	return &TransportError{Op: "read", Err: err}
+}

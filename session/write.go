@@ -1,0 +1,231 @@
+package session
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/spdygo/spdy/flowctl"
+	"github.com/spdygo/spdy/framing"
+	"github.com/spdygo/spdy/internal/pool"
+	"github.com/spdygo/spdy/stream"
+)
+
+// writeLoop performs the writes the loop prepares, one batch at a time.
+func (s *Session) writeLoop() {
+	defer close(s.l.writerExit)
+	for b := range s.writeCh {
+		if s.cfg.WriteTimeout > 0 {
+			s.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		}
+		_, err := s.conn.Write(b)
+		s.writeDone <- writeResult{buf: b, err: err}
+	}
+}
+
+// flush builds the next batch of frames and hands it to the writer, if
+// the writer is free: control frames first, in order, then DATA and the
+// other stream frames by priority, one frame per stream in turn.
+func (s *Session) flush() {
+	l := &s.l
+	if l.writerBusy || l.connClosed || l.writeBroken || s.writeCh == nil {
+		return
+	}
+	if l.nCtrl == 0 && (l.nReady == 0 || l.closing) {
+		return
+	}
+	buf := pool.Get(256 << 10)[:0]
+	buf = s.appendCtrl(buf)
+	if !l.closing {
+		buf = s.appendStreams(buf)
+	}
+	if len(buf) == 0 {
+		pool.Put(buf)
+		return
+	}
+	atomic.AddUint64(&s.stats.writes, 1)
+	l.writerBusy = true
+	s.writeCh <- buf
+}
+
+// appendCtrl appends every queued control frame.
+func (s *Session) appendCtrl(buf []byte) []byte {
+	l := &s.l
+	for i := range l.ctrl {
+		c := &l.ctrl[i]
+		buf = s.appendCtrlItem(buf, c)
+		*c = ctrlItem{}
+	}
+	l.ctrl = l.ctrl[:0]
+	if cap(l.ctrl) > 1024 {
+		l.ctrl = nil
+	}
+	l.nCtrl = 0
+	return buf
+}
+
+func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
+	var f framing.Frame
+	var err error
+	n := len(buf)
+	switch c.typ {
+	case framing.FrameSynStream:
+		if s.l.closing && c.ss.gone {
+			return buf
+		}
+		block, berr := s.enc.AppendBlock(s.l.hbuf[:0], c.fields)
+		if berr != nil {
+			// The fields were checked by Open; only a block too large for
+			// a frame gets here. The stream was never announced.
+			c.ss.h.Fail(berr)
+			s.removeStream(c.ss)
+			return buf
+		}
+		s.l.hbuf = block[:0]
+		fr := framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynStream, Flags: c.flags, StreamID: c.id},
+			AssociatedToStreamID: c.assoc, Priority: c.prio, HeaderBlock: block}
+		f = &fr
+	case framing.FrameRstStream:
+		f = &framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameRstStream, StreamID: c.id}, Status: framing.StatusCode(c.val)}
+	case framing.FrameSettings:
+		f = &framing.SettingsFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSettings, Flags: c.flags}, Settings: c.settings}
+	case framing.FramePing:
+		f = &framing.PingFrame{FrameHeader: framing.FrameHeader{Type: framing.FramePing}, ID: c.val}
+	case framing.FrameGoAway:
+		f = &framing.GoAwayFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameGoAway}, LastGoodStreamID: c.id, Status: framing.GoAwayStatus(c.val)}
+	case framing.FrameWindowUpdate:
+		f = &framing.WindowUpdateFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameWindowUpdate, StreamID: c.id}, DeltaWindowSize: c.val}
+	default:
+		return buf
+	}
+	buf, err = s.wfr.AppendFrame(buf, f)
+	if err != nil {
+		if s.log != nil {
+			s.log.Error("frame not written", "frame", f.String(), "err", err)
+		}
+		return buf[:n]
+	}
+	atomic.AddUint64(&s.stats.framesOut, 1)
+	if s.trace {
+		s.logFrame("out", f)
+	}
+	return buf
+}
+
+// appendStreams appends stream frames by priority until the batch is full
+// or no stream can send.
+func (s *Session) appendStreams(buf []byte) []byte {
+	l := &s.l
+	for len(buf) < batchTarget && l.nReady > 0 {
+		ss := s.nextReady()
+		if ss == nil {
+			break
+		}
+		if ss.gone {
+			continue
+		}
+		maxData := s.cfg.MaxFrameSize
+		if w := flowctl.Sendable(&ss.out, &l.sendWin); w < maxData {
+			maxData = w
+		}
+		var fin bool
+		var failed error
+		kind, n, blocked, more := ss.h.Next(maxData, func(it *stream.Item) {
+			fin = it.Fin
+			buf, failed = s.appendItem(buf, ss, it)
+		})
+		if n > 0 {
+			ss.out.Take(n)
+			l.sendWin.Take(n)
+			atomic.AddUint64(&s.stats.bytesOut, uint64(n))
+		}
+		switch {
+		case failed != nil:
+			// A header block that cannot be encoded: reset the stream.
+			s.resetStream(ss.id, framing.StatusInternalError)
+			continue
+		case kind == stream.ItemReset:
+			s.addRecentReset(ss.id)
+			s.removeStream(ss)
+			continue
+		case fin:
+			ss.localFin = true
+			s.maybeFinish(ss)
+		}
+		if ss.gone {
+			continue
+		}
+		switch {
+		case blocked:
+			ss.blocked = true
+			l.blocked[ss] = struct{}{}
+		case more:
+			s.enqueue(ss)
+		}
+	}
+	return buf
+}
+
+// nextReady pops the first stream of the highest priority with frames.
+func (s *Session) nextReady() *sstream {
+	l := &s.l
+	for p := range l.ready {
+		if ss := l.ready[p].pop(); ss != nil {
+			l.nReady--
+			ss.queued = false
+			return ss
+		}
+	}
+	l.nReady = 0
+	return nil
+}
+
+// appendItem appends the frame for one stream item.
+func (s *Session) appendItem(buf []byte, ss *sstream, it *stream.Item) ([]byte, error) {
+	var flags framing.Flags
+	if it.Fin {
+		flags = framing.FlagFin
+	}
+	var f framing.Frame
+	switch it.Kind {
+	case stream.ItemData:
+		out, err := s.wfr.AppendData(buf, ss.id, it.Fin, it.Data)
+		if err != nil {
+			return buf, err
+		}
+		atomic.AddUint64(&s.stats.framesOut, 1)
+		if s.trace {
+			s.log.Debug("frame", "dir", "out", "frame", (&framing.DataFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameData, Flags: flags, StreamID: ss.id, Length: uint32(len(it.Data))}}).String())
+		}
+		return out, nil
+	case stream.ItemReply, stream.ItemHeaders:
+		block, err := s.enc.AppendBlock(s.l.hbuf[:0], it.Fields)
+		if err != nil {
+			return buf, err
+		}
+		s.l.hbuf = block[:0]
+		if it.Kind == stream.ItemReply {
+			f = &framing.SynReplyFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynReply, Flags: flags, StreamID: ss.id}, HeaderBlock: block}
+		} else {
+			f = &framing.HeadersFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameHeaders, Flags: flags, StreamID: ss.id}, HeaderBlock: block}
+		}
+	case stream.ItemReset:
+		status := s.status(it.Status)
+		s.stats.resetSent(status)
+		f = &framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameRstStream, StreamID: ss.id}, Status: status}
+	default:
+		return buf, nil
+	}
+	out, err := s.wfr.AppendFrame(buf, f)
+	if err != nil {
+		return buf, err
+	}
+	atomic.AddUint64(&s.stats.framesOut, 1)
+	if s.trace {
+		s.logFrame("out", f)
+	}
+	return out, nil
+}
+
+func (s *Session) logFrame(dir string, f framing.Frame) {
+	s.log.Debug("frame", "dir", dir, "frame", f.String())
+}
