@@ -20,9 +20,9 @@ type Stats struct {
 	BytesReceived  uint64 // DATA payload bytes read
 	FramesSent     uint64
 	FramesReceived uint64
-	Writes         uint64 // connection writes (each carries one or more frames)
-	PingsSent      uint64 // PINGs this side initiated
-	PingsReceived  uint64 // PINGs the peer initiated (and we answered)
+	Writes         uint64        // connection writes (each carries one or more frames)
+	PingsSent      uint64        // PINGs this side initiated
+	PingsReceived  uint64        // PINGs the peer initiated (and we answered)
 	RTT            time.Duration // the last round trip measured by a PING
 }
 
