@@ -1161,7 +1161,6 @@ func (s *Session) doOpen(req *openReq) {
 	s.stats.opened.Add(1)
 	s.queueCtrl(ctrlItem{typ: framing.FrameSynStream, id: id, assoc: o.AssociatedTo, prio: o.Priority, flags: flags, fields: o.Headers, ss: ss})
 	req.ch <- openResult{st: st}
-	s.maybeFinish(ss)
 }
 
 func (s *Session) doPing(req *pingReq) {

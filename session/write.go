@@ -69,8 +69,8 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 	n := len(buf)
 	switch c.typ {
 	case framing.FrameSynStream:
-		if s.l.closing && c.ss.gone {
-			return buf
+		if c.ss.gone {
+			return buf // failed before it was announced (GOAWAY, session end)
 		}
 		block, berr := s.enc.AppendBlock(s.l.hbuf[:0], c.fields)
 		if berr != nil {
@@ -107,6 +107,9 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 	atomic.AddUint64(&s.stats.framesOut, 1)
 	if s.trace {
 		s.logFrame("out", f)
+	}
+	if c.typ == framing.FrameSynStream {
+		s.maybeFinish(c.ss) // opened with FIN and unidirectional
 	}
 	return buf
 }
