@@ -183,61 +183,60 @@ func (s *Session) initLoop() {
 func (s *Session) run() {
 	l := &s.l
 	s.sendPreface()
-	var writerExit <-chan struct{}
 	for {
 		s.flush()
-		if l.closing {
-			if s.finishClose() {
-				return
-			}
-			writerExit = l.writerExit
+		if l.closing && s.finishClose() {
+			return
 		}
-		select {
-		case ev, ok := <-s.inbound:
-			if !ok {
-				l.readerDone = true
-				s.inbound = nil
-				if !l.closing {
-					s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
-				}
-				continue
-			}
-			s.handle(ev)
-			for i := 0; i < 64 && s.inbound != nil; i++ {
-				select {
-				case ev, ok := <-s.inbound:
-					if !ok {
-						l.readerDone = true
-						s.inbound = nil
-						if !l.closing {
-							s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
-						}
-						break
-					}
-					s.handle(ev)
-					continue
-				default:
-				}
-				break
-			}
-		case f := <-s.reqs:
-			f()
-		case <-s.wake:
-			s.collect()
-		case r := <-s.writeDone:
-			s.writeFinished(r)
-		case <-l.tickC:
-			s.onTick()
-		case <-l.closeTimerC:
-			l.closeTimerC = nil
-			if !l.connClosed {
-				l.connClosed = true
-				s.conn.Close()
-			}
-		case <-writerExit:
-			l.writerExited = true
-			writerExit = nil
+		s.dispatch()
+		// Take everything else that is ready before building the next
+		// batch, so that frames ready together share one write. Only the
+		// loop receives from these channels, so dispatch cannot block.
+		for i := 0; i < 128 && s.inputReady(); i++ {
+			s.dispatch()
 		}
+	}
+}
+
+// inputReady reports whether an input is waiting in a buffered channel.
+func (s *Session) inputReady() bool {
+	return len(s.inbound) > 0 || len(s.reqs) > 0 || len(s.wake) > 0 || len(s.writeDone) > 0
+}
+
+// dispatch waits for one input of the loop and handles it.
+func (s *Session) dispatch() {
+	l := &s.l
+	var writerExit <-chan struct{}
+	if l.closing && !l.writerExited {
+		writerExit = l.writerExit
+	}
+	select {
+	case ev, ok := <-s.inbound:
+		if !ok {
+			l.readerDone = true
+			s.inbound = nil
+			if !l.closing {
+				s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
+			}
+			return
+		}
+		s.handle(ev)
+	case f := <-s.reqs:
+		f()
+	case <-s.wake:
+		s.collect()
+	case r := <-s.writeDone:
+		s.writeFinished(r)
+	case <-l.tickC:
+		s.onTick()
+	case <-l.closeTimerC:
+		l.closeTimerC = nil
+		if !l.connClosed {
+			l.connClosed = true
+			s.conn.Close()
+		}
+	case <-writerExit:
+		l.writerExited = true
 	}
 }
 
