@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"runtime"
 	"sort"
 	"time"
 
@@ -194,6 +195,13 @@ func (s *Session) run() {
 		// loop receives from these channels, so dispatch cannot block.
 		for i := 0; i < 128 && s.inputReady(); i++ {
 			s.dispatch()
+		}
+		if !s.l.writerBusy {
+			// Let goroutines that are about to hand us frames run first.
+			runtime.Gosched()
+			for i := 0; i < 128 && s.inputReady(); i++ {
+				s.dispatch()
+			}
 		}
 	}
 }
