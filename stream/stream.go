@@ -370,6 +370,13 @@ func (s *Stream) Write(p []byte) (int, error) {
 		}
 		s.mu.Lock()
 	}
+	if s.wtaken < len(p) { // cut short by Close, Reset or the session
+		err := s.writeErrLocked()
+		if err == nil {
+			err = ErrClosed
+		}
+		return s.wtaken, err
+	}
 	return s.wtaken, nil
 }
 
