@@ -58,6 +58,13 @@ type Framer struct {
 	// testing peers. Frames that cannot be encoded at all (a payload over
 	// MaxPayloadLen, a field wider than its wire width) are still refused.
 	AllowIllegalWrites bool
+	// DataBuffer, when set, supplies the buffer that the payload of each
+	// DATA frame of at most 64 KiB is read into, instead of the Framer's
+	// reused buffer: it is called with the payload length and must return
+	// a slice of at least that length. The DataFrame's Data is then that
+	// buffer, which the Framer never touches again, so the caller can keep
+	// it without copying. Larger payloads use the reused buffer as usual.
+	DataBuffer func(n int) []byte
 
 	r       io.Reader
 	w       io.Writer
@@ -192,8 +199,15 @@ func (f *Framer) readData(fh FrameHeader) (Frame, error) {
 		se.Err = ErrFrameTooLarge
 		return &f.data, se
 	}
-	p, err := f.readPayload(fh.Length)
-	if err != nil {
+	var p []byte
+	var err error
+	if f.DataBuffer != nil && fh.Length <= maxDataBufferPayload {
+		p = f.DataBuffer(int(fh.Length))[:fh.Length]
+		if _, err = io.ReadFull(f.r, p); err != nil {
+			f.readErr = noEOF(err)
+			return nil, f.readErr
+		}
+	} else if p, err = f.readPayload(fh.Length); err != nil {
 		return nil, err
 	}
 	f.data = DataFrame{FrameHeader: fh, Data: p}
@@ -206,6 +220,11 @@ func (f *Framer) readData(fh FrameHeader) (Frame, error) {
 	f.data.Flags &= allowedFlags[FrameData]
 	return &f.data, nil
 }
+
+// maxDataBufferPayload is the largest DATA payload read into a buffer
+// from Framer.DataBuffer: the buffer is allocated before the payload
+// arrives, so its size is kept small.
+const maxDataBufferPayload = 64 << 10
 
 // tooLargeStatus is FRAME_TOO_LARGE, which SPDY/2 lacks.
 func (f *Framer) tooLargeStatus(v Version) StatusCode {

@@ -314,3 +314,40 @@ func TestNoAllocationFromLength(t *testing.T) {
 		t.Error("huge SETTINGS count accepted")
 	}
 }
+
+func TestDataBufferOwnsPayload(t *testing.T) {
+	var wire bytes.Buffer
+	w := NewFramer(&wire, nil, Version3)
+	w.WriteData(1, false, []byte("first"))
+	w.WriteData(1, true, []byte("second"))
+	w.WriteData(1, false, make([]byte, 70<<10)) // above the limit: reused buffer
+	var given [][]byte
+	r := NewFramer(nil, &wire, Version3)
+	r.DataBuffer = func(n int) []byte {
+		b := make([]byte, n, n+10)
+		given = append(given, b)
+		return b
+	}
+	f1, err := r.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1 := f1.(*DataFrame).Data
+	f2, err := r.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(d1) != "first" || string(f2.(*DataFrame).Data) != "second" {
+		t.Fatalf("payloads %q, %q: the first was overwritten", d1, f2.(*DataFrame).Data)
+	}
+	if len(given) != 2 || &given[0][0] != &d1[0] {
+		t.Fatal("payload not read into the supplied buffer")
+	}
+	f3, err := r.ReadFrame()
+	if err != nil || len(f3.(*DataFrame).Data) != 70<<10 {
+		t.Fatalf("large frame: %v", err)
+	}
+	if len(given) != 2 {
+		t.Fatal("DataBuffer called for a payload above 64 KiB")
+	}
+}

@@ -89,9 +89,13 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 	switch f := f.(type) {
 	case *framing.DataFrame:
 		ev.length = len(f.Data)
-		b := pool.Get(len(f.Data))
-		copy(b, f.Data)
-		ev.data = b
+		if cap(f.Data) > 0 && len(f.Data) <= 64<<10 {
+			ev.data = f.Data // read into a pool buffer (Framer.DataBuffer)
+		} else {
+			b := pool.Get(len(f.Data))
+			copy(b, f.Data)
+			ev.data = b
+		}
 		atomic.AddUint64(&s.stats.bytesIn, uint64(len(f.Data)))
 	case *framing.SynStreamFrame:
 		ev.assoc, ev.prio = f.AssociatedToStreamID, f.Priority

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/pool"
 	"github.com/spdygo/spdy/stream"
 )
 
@@ -117,6 +118,7 @@ func New(conn net.Conn, role Role, cfg *Config) (*Session, error) {
 	br := bufio.NewReaderSize(conn, 64<<10)
 	s.rfr = framing.NewFramer(nil, br, s.wireVersion)
 	s.rfr.MaxControlFrameSize = c.MaxControlFrameSize
+	s.rfr.DataBuffer = pool.Get
 	if c.UnlimitedPeerWindow || c.Version == V2 {
 		s.rfr.MaxDataFrameSize = max(framing.DefaultMaxDataFrameSize, c.MaxBufferPerStream)
 	}
