@@ -77,6 +77,7 @@ const (
 	Server Role = 2
 )
 
+// String returns "client" or "server".
 func (r Role) String() string {
 	switch r {
 	case Client:

@@ -132,7 +132,7 @@ func New(conn net.Conn, role Role, cfg *Config) (*Session, error) {
 	return s, nil
 }
 
-// Client starts a session in the client role; see New.
+// NewClient starts a session in the client role; see New.
 func NewClient(conn net.Conn, cfg *Config) (*Session, error) { return New(conn, Client, cfg) }
 
 // NewServer starts a session in the server role; see New.
