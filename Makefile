@@ -35,4 +35,4 @@ fuzz:
 	done
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./framing ./hpackz ./flowctl
+	$(GO) test -run '^$$' -bench . -benchmem ./framing ./hpackz ./flowctl ./session
