@@ -1014,11 +1014,14 @@ func (s *Session) collect() {
 				s.queueCtrl(ctrlItem{typ: framing.FrameWindowUpdate, id: ss.id, val: d})
 			}
 		}
-		if w.Reset && ss.blocked {
+		if (w.Send || w.Reset) && ss.blocked {
+			// What waited for window may be gone (a Write cut by its
+			// deadline) and the next frame may need none (a FIN, HEADERS,
+			// RST_STREAM): let Next judge again.
 			delete(l.blocked, ss)
 			ss.blocked = false
 		}
-		if (w.Send || w.Reset) && !ss.blocked {
+		if w.Send || w.Reset {
 			s.enqueue(ss)
 		}
 	}
