@@ -42,3 +42,10 @@ func openWaiters(t testing.TB, s *Session) int {
 	onLoop(t, s, func() { n = len(s.l.openWaiters) })
 	return n
 }
+
+// collectNow makes the loop take the work streams signaled (read credit,
+// frames), as it does when woken.
+func collectNow(t testing.TB, s *Session) {
+	t.Helper()
+	onLoop(t, s, s.collect)
+}
