@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 60s
 
 # Nested modules with peers for interop tests and benchmarks.
-NESTED   := internal/interop
+NESTED   := internal/interop internal/bench
 
 .PHONY: test fmtcheck vet race nested fuzz bench
 

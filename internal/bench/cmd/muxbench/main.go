@@ -1,0 +1,410 @@
+// Command muxbench compares stream multiplexers on loopback TCP: plain
+// TCP, hashicorp/yamux, xtaci/smux, moby/spdystream and this module's SPDY
+// session, on five workloads, in one invocation, and prints the medians of
+// several repetitions with their ratios as Markdown tables.
+//
+//	W1  one stream moving -w1-size bytes; also CPU seconds per GB
+//	W2  -w2-streams concurrent streams of -w2-size bytes each
+//	W3  -w3-workers workers doing a -w3-req request and a -w3-resp
+//	    response on a new stream each time, for -w3-dur
+//	W4  memory and goroutines per idle open stream, at each of -w4-streams
+//	W5  open, send 1 B, receive 1 B, close, -w5-workers workers, -w5-dur
+//
+// Throughput ratios (W1, W2, CPU per GB) are against plain TCP, request
+// ratios (W3, W5) against yamux. Repetitions interleave the transports so
+// that a noisy moment on a shared machine does not hit one transport only.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spdygo/spdy/internal/bench"
+)
+
+type config struct {
+	reps       int
+	workloads  map[string]bool
+	transports []bench.Transport
+
+	w1Size    int64
+	w2Streams int
+	w2Size    int64
+	chunk     int
+	w3Workers int
+	w3Req     int
+	w3Resp    int
+	w3Dur     time.Duration
+	w4Streams []int
+	w5Workers int
+	w5Dur     time.Duration
+	verify    bool
+	timeout   time.Duration
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "muxbench:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("muxbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: muxbench [flags]\n\nRuns workloads W1-W5 on every transport and prints medians and ratios.\nTransports: ")
+		for i, t := range bench.Transports() {
+			if i > 0 {
+				fmt.Fprint(stderr, ", ")
+			}
+			fmt.Fprint(stderr, t.Name)
+		}
+		fmt.Fprintf(stderr, "\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var c config
+	var workloads, transports, w1Size, w2Size, chunk, w3Req, w3Resp, w4 string
+	var cpuprofile string
+	fs.IntVar(&c.reps, "reps", 5, "repetitions of each workload on each transport (the tables show medians)")
+	fs.StringVar(&workloads, "workloads", "w1,w2,w3,w4,w5", "comma-separated workloads to run")
+	fs.StringVar(&transports, "transports", "all", "comma-separated transports to run, or all")
+	fs.StringVar(&w1Size, "w1-size", "1GiB", "W1: bytes moved on the one stream")
+	fs.IntVar(&c.w2Streams, "w2-streams", 1000, "W2: concurrent streams")
+	fs.StringVar(&w2Size, "w2-size", "1MiB", "W2: bytes moved on each stream")
+	fs.StringVar(&chunk, "chunk", "32KiB", "W1, W2: size of each application Write")
+	fs.IntVar(&c.w3Workers, "w3-workers", 64, "W3: concurrent workers")
+	fs.StringVar(&w3Req, "w3-req", "100", "W3: request size")
+	fs.StringVar(&w3Resp, "w3-resp", "1KiB", "W3: response size")
+	fs.DurationVar(&c.w3Dur, "w3-dur", 3*time.Second, "W3: duration of each run")
+	fs.StringVar(&w4, "w4-streams", "10000,100000", "W4: comma-separated counts of idle streams")
+	fs.IntVar(&c.w5Workers, "w5-workers", 16, "W5: concurrent workers")
+	fs.DurationVar(&c.w5Dur, "w5-dur", 3*time.Second, "W5: duration of each run")
+	fs.BoolVar(&c.verify, "verify", false, "W1, W2, W4: check every received byte, not only the count (W3 and W5 always check)")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit of each run; a run over it fails the invocation")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole invocation to `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.reps < 1 {
+		return fmt.Errorf("-reps must be at least 1")
+	}
+	var err error
+	if c.transports, err = bench.Lookup(transports); err != nil {
+		return err
+	}
+	c.workloads = map[string]bool{}
+	for _, w := range strings.Split(workloads, ",") {
+		w = strings.ToLower(strings.TrimSpace(w))
+		switch w {
+		case "w1", "w2", "w3", "w4", "w5":
+			c.workloads[w] = true
+		case "":
+		default:
+			return fmt.Errorf("unknown workload %q (want w1..w5)", w)
+		}
+	}
+	sizes := []struct {
+		s   string
+		dst *int64
+	}{{w1Size, &c.w1Size}, {w2Size, &c.w2Size}}
+	for _, s := range sizes {
+		if *s.dst, err = parseSize(s.s); err != nil {
+			return err
+		}
+	}
+	for _, s := range []struct {
+		s   string
+		dst *int
+	}{{chunk, &c.chunk}, {w3Req, &c.w3Req}, {w3Resp, &c.w3Resp}} {
+		n, err := parseSize(s.s)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > 1<<30 {
+			return fmt.Errorf("size %q out of range", s.s)
+		}
+		*s.dst = int(n)
+	}
+	for _, f := range strings.Split(w4, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("bad -w4-streams entry %q", f)
+		}
+		c.w4Streams = append(c.w4Streams, n)
+	}
+	if c.w2Streams < 1 || c.w3Workers < 1 || c.w5Workers < 1 || c.w1Size < 1 || c.w2Size < 1 {
+		return fmt.Errorf("counts and sizes must be positive")
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := measure(&c, stderr)
+	if err != nil {
+		return err
+	}
+	report(stdout, &c, res)
+	return nil
+}
+
+// key names one cell of results: a workload (with its W4 size) and a
+// transport.
+type key struct {
+	w string
+	n int
+	t string
+}
+
+func measure(c *config, log io.Writer) (map[key][]bench.Result, error) {
+	res := map[key][]bench.Result{}
+	for rep := 1; rep <= c.reps; rep++ {
+		for _, w := range []string{"w1", "w2", "w3", "w4", "w5"} {
+			if !c.workloads[w] {
+				continue
+			}
+			ns := []int{0}
+			if w == "w4" {
+				ns = c.w4Streams
+			}
+			for _, n := range ns {
+				for _, t := range c.transports {
+					if w == "w4" && !t.Multiplexed {
+						continue
+					}
+					r, err := runOne(c, w, n, t)
+					if err != nil {
+						return nil, fmt.Errorf("rep %d %s: %w", rep, w, err)
+					}
+					k := key{w, n, t.Name}
+					res[k] = append(res[k], r)
+					fmt.Fprintf(log, "rep %d/%d %s %-10s %s\n", rep, c.reps, label(w, n), t.Name, describe(w, r))
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+func runOne(c *config, w string, n int, t bench.Transport) (bench.Result, error) {
+	runtime.GC()
+	switch w {
+	case "w1":
+		return bench.Bulk(t, bench.BulkParams{Streams: 1, Size: c.w1Size, Chunk: c.chunk, Verify: c.verify, Timeout: c.timeout})
+	case "w2":
+		return bench.Bulk(t, bench.BulkParams{Streams: c.w2Streams, Size: c.w2Size, Chunk: c.chunk, Verify: c.verify, Timeout: c.timeout})
+	case "w3":
+		return bench.ReqResp(t, bench.ReqRespParams{Workers: c.w3Workers, ReqSize: c.w3Req, RespSize: c.w3Resp, Duration: c.w3Dur, Timeout: c.timeout})
+	case "w4":
+		return bench.Idle(t, bench.IdleParams{Streams: n, Verify: c.verify, Timeout: c.timeout})
+	case "w5":
+		return bench.ReqResp(t, bench.ReqRespParams{Workers: c.w5Workers, ReqSize: 1, RespSize: 1, Duration: c.w5Dur, Timeout: c.timeout})
+	}
+	return bench.Result{}, fmt.Errorf("unknown workload %s", w)
+}
+
+func label(w string, n int) string {
+	if w == "w4" {
+		return fmt.Sprintf("w4/%d", n)
+	}
+	return w
+}
+
+func describe(w string, r bench.Result) string {
+	switch w {
+	case "w1", "w2":
+		return fmt.Sprintf("%8.1f MB/s  %.2f CPU s/GB  (%v)", r.Throughput()/1e6, r.CPUPerGB(), r.Elapsed.Round(time.Millisecond))
+	case "w3", "w5":
+		return fmt.Sprintf("%8.0f ops/s  (%d in %v)", r.Rate(), r.Ops, r.Elapsed.Round(time.Millisecond))
+	case "w4":
+		return fmt.Sprintf("heap %.0f B/stream/side, stack %.0f B/stream/side, %.3f goroutines/stream (opened in %v)",
+			r.HeapPerStream/2, r.StackPerStream/2, r.GoroutinesPerStream, r.Elapsed.Round(time.Millisecond))
+	}
+	return ""
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func values(rs []bench.Result, f func(bench.Result) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+// stat is the median and range of one cell.
+type stat struct{ med, lo, hi float64 }
+
+func statOf(rs []bench.Result, f func(bench.Result) float64) stat {
+	v := values(rs, f)
+	if len(v) == 0 {
+		return stat{math.NaN(), math.NaN(), math.NaN()}
+	}
+	return stat{median(v), slices.Min(v), slices.Max(v)}
+}
+
+func ratio(a, b float64) string {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func report(out io.Writer, c *config, res map[key][]bench.Result) {
+	w := bufio.NewWriter(out)
+	defer w.Flush()
+	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); medians of %d repetitions, [min–max] in brackets.\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), cpuModel(), c.reps)
+	has := func(w string, t string) bool { return len(res[key{w, 0, t}]) > 0 }
+	tput := func(r bench.Result) float64 { return r.Throughput() / 1e6 }
+	cpuGB := func(r bench.Result) float64 { return r.CPUPerGB() }
+	rate := func(r bench.Result) float64 { return r.Rate() }
+
+	if c.workloads["w1"] {
+		fmt.Fprintf(w, "W1: one stream moving %s (writes of %s)\n\n", fmtSize(c.w1Size), fmtSize(int64(c.chunk)))
+		fmt.Fprintln(w, "| transport | MB/s | vs tcp | CPU s/GB | vs tcp |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		base := statOf(res[key{"w1", 0, "tcp"}], tput)
+		baseCPU := statOf(res[key{"w1", 0, "tcp"}], cpuGB)
+		for _, t := range c.transports {
+			if !has("w1", t.Name) {
+				continue
+			}
+			s := statOf(res[key{"w1", 0, t.Name}], tput)
+			cs := statOf(res[key{"w1", 0, t.Name}], cpuGB)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cs.med, cs.lo, cs.hi, ratio(cs.med, baseCPU.med))
+		}
+		fmt.Fprintln(w)
+	}
+	if c.workloads["w2"] {
+		fmt.Fprintf(w, "W2: %d concurrent streams of %s each (writes of %s)\n\n", c.w2Streams, fmtSize(c.w2Size), fmtSize(int64(c.chunk)))
+		fmt.Fprintln(w, "| transport | MB/s | vs tcp | CPU s/GB |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|")
+		base := statOf(res[key{"w2", 0, "tcp"}], tput)
+		for _, t := range c.transports {
+			if !has("w2", t.Name) {
+				continue
+			}
+			s := statOf(res[key{"w2", 0, t.Name}], tput)
+			cs := statOf(res[key{"w2", 0, t.Name}], cpuGB)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cs.med)
+		}
+		fmt.Fprintln(w)
+	}
+	rr := func(wl, title string) {
+		fmt.Fprintf(w, "%s\n\n", title)
+		fmt.Fprintln(w, "| transport | ops/s | vs yamux | CPU µs/op |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|")
+		base := statOf(res[key{wl, 0, "yamux"}], rate)
+		for _, t := range c.transports {
+			if !has(wl, t.Name) {
+				continue
+			}
+			s := statOf(res[key{wl, 0, t.Name}], rate)
+			cpu := statOf(res[key{wl, 0, t.Name}], func(r bench.Result) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) })
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cpu.med)
+		}
+		fmt.Fprintln(w)
+	}
+	if c.workloads["w3"] {
+		rr("w3", fmt.Sprintf("W3: %d workers, %d B request -> %d B response on a new stream each time (%v per run)", c.w3Workers, c.w3Req, c.w3Resp, c.w3Dur))
+	}
+	if c.workloads["w4"] {
+		fmt.Fprintf(w, "W4: idle open streams, both sides in this process (heap and stacks per stream per side; goroutines per stream, both sides together)\n\n")
+		fmt.Fprintln(w, "| transport | streams | heap B | stack B | goroutines |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		for _, n := range c.w4Streams {
+			for _, t := range c.transports {
+				rs := res[key{"w4", n, t.Name}]
+				if len(rs) == 0 {
+					continue
+				}
+				h := statOf(rs, func(r bench.Result) float64 { return r.HeapPerStream / 2 })
+				st := statOf(rs, func(r bench.Result) float64 { return r.StackPerStream / 2 })
+				g := statOf(rs, func(r bench.Result) float64 { return r.GoroutinesPerStream })
+				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.3f |\n", t.Name, n, h.med, h.lo, h.hi, st.med, g.med)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if c.workloads["w5"] {
+		rr("w5", fmt.Sprintf("W5: %d workers, open, send 1 B, receive 1 B, close (%v per run)", c.w5Workers, c.w5Dur))
+	}
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// parseSize reads a byte count with an optional suffix: KiB, MiB, GiB
+// (powers of 1024), KB, MB, GB (powers of 1000), or B.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+func fmtSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,12 @@
+// Package bench compares whole-transport workloads on loopback TCP: plain
+// TCP (the physical limit), hashicorp/yamux, xtaci/smux, moby/spdystream
+// and this module's SPDY session (SPDY/3.1 and SPDY/3).
+//
+// Every transport is driven through the same small interface (Mux,
+// Stream) by the same workloads: Bulk (one or many streams moving data
+// one way), ReqResp (a request and a response on a new stream each time)
+// and Idle (the memory and goroutines of idle open streams). Both sides of
+// each connection run in this process. The command cmd/muxbench runs them
+// all and prints medians and ratios; the package's tests run each workload
+// on each transport at tiny sizes and check only that the bytes arrive.
+package bench
