@@ -144,6 +144,19 @@ type Config struct {
 	// is not checked against windows we advertise (the peer ignores them)
 	// but against MaxBufferPerStream.
 	UnlimitedPeerWindow bool
+	// V2Compat makes a SPDY/2 session speak SPDY/2 as node's spdy-transport
+	// does, which departs from the SPDY/2 draft in two ways that break a
+	// session with it: node writes and reads GOAWAY only in the 8-byte
+	// SPDY/3 layout (last-good id and status), failing the connection on
+	// the draft's 4-byte one, and it flow-controls SPDY/2 streams like
+	// SPDY/3 ones, stopping after 64 KiB until it gets a WINDOW_UPDATE,
+	// which SPDY/2 does not define. With V2Compat the session writes the
+	// 8-byte GOAWAY and uses SPDY/3's stream flow control in SPDY/2:
+	// SETTINGS_INITIAL_WINDOW_SIZE, and WINDOW_UPDATE frames (type 9 in
+	// SPDY/2 control frames, SPDY/3's layout) sent and honored. It has no
+	// effect in SPDY/3 and SPDY/3.1. Default off: SPDY/2 as its draft
+	// defines it, without flow control.
+	V2Compat bool
 	// MaxBufferPerStream bounds the unread data a stream may hold where no
 	// window bounds it (SPDY/2, UnlimitedPeerWindow); a stream that
 	// exceeds it is reset with FLOW_CONTROL_ERROR. It is also the largest
@@ -176,6 +189,14 @@ type Config struct {
 	// RejectPush makes a client refuse every pushed stream with
 	// RST_STREAM CANCEL instead of returning it from Accept.
 	RejectPush bool
+	// ImplicitUnidirectionalPush makes a client take every SYN_STREAM that
+	// names an associated stream as a server push, unidirectional, even
+	// without FLAG_UNIDIRECTIONAL: node's spdy-transport pushes without the
+	// flag, and resets a push that the client answers with a SYN_REPLY, as
+	// it would answer a bidirectional stream. Leave it off for protocols
+	// where a server opens bidirectional streams naming a parent stream
+	// (moby/spdystream allows that). Default off.
+	ImplicitUnidirectionalPush bool
 
 	// MaxPendingPings bounds the pings of ours awaiting a reply. Ping fails
 	// with ErrTooManyPings beyond it. Default 64.

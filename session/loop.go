@@ -151,7 +151,7 @@ func (s *Session) initLoop() {
 	} else {
 		l.nextID, l.nextPing = 2, 2
 	}
-	l.enforceIn = s.version != V2 && !s.cfg.UnlimitedPeerWindow
+	l.enforceIn = (s.version != V2 || s.cfg.V2Compat) && !s.cfg.UnlimitedPeerWindow
 	l.enforceOut = l.enforceIn
 	if s.version == V31 && l.enforceIn {
 		l.sendWin.Init(flowctl.DefaultWindow)

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"io"
 	"sync/atomic"
@@ -99,6 +100,9 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 		atomic.AddUint64(&s.stats.bytesIn, uint64(len(f.Data)))
 	case *framing.SynStreamFrame:
 		ev.assoc, ev.prio = f.AssociatedToStreamID, f.Priority
+		if ev.assoc != 0 && s.role == Client && s.cfg.ImplicitUnidirectionalPush {
+			ev.flags |= framing.FlagUnidirectional
+		}
 		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
 	case *framing.SynReplyFrame:
 		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
@@ -115,11 +119,25 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 		ev.val2 = f.LastGoodStreamID
 	case *framing.WindowUpdateFrame:
 		ev.val = f.DeltaWindowSize
-	default: // NOOP, CREDENTIAL, unknown types
+	case *framing.UnknownFrame:
+		ev.unknown = true
+		if h.Type == framing.FrameWindowUpdate && s.v2Compat() && len(f.Payload) == 8 {
+			// SPDY/2 has no WINDOW_UPDATE: Config.V2Compat reads SPDY/3's
+			// layout. A delta of 0 is ignored with the other unknown frames.
+			p := f.Payload
+			ev.id = framing.StreamID(binary.BigEndian.Uint32(p[0:4])) & framing.MaxStreamID
+			ev.val = binary.BigEndian.Uint32(p[4:8]) & uint32(framing.MaxStreamID)
+			ev.unknown = ev.val == 0
+		}
+	default: // NOOP, CREDENTIAL
 		ev.unknown = true
 	}
 	return ev
 }
+
+// v2Compat reports whether the session speaks SPDY/2 with the departures
+// of Config.V2Compat.
+func (s *Session) v2Compat() bool { return s.version == V2 && s.cfg.V2Compat }
 
 // eofError turns the end of the connection into the session's error.
 func readError(err error) error {

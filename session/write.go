@@ -1,6 +1,7 @@
 package session
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"time"
 
@@ -92,8 +93,14 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 		f = &framing.PingFrame{FrameHeader: framing.FrameHeader{Type: framing.FramePing}, ID: c.val}
 	case framing.FrameGoAway:
 		f = &framing.GoAwayFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameGoAway}, LastGoodStreamID: c.id, Status: framing.GoAwayStatus(c.val)}
+		if s.v2Compat() {
+			f = v2CompatFrame(framing.FrameGoAway, 0, uint32(c.id), c.val)
+		}
 	case framing.FrameWindowUpdate:
 		f = &framing.WindowUpdateFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameWindowUpdate, StreamID: c.id}, DeltaWindowSize: c.val}
+		if s.v2Compat() {
+			f = v2CompatFrame(framing.FrameWindowUpdate, c.id, uint32(c.id), c.val)
+		}
 	default:
 		return buf
 	}
@@ -112,6 +119,16 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 		s.maybeFinish(c.ss) // opened with FIN and unidirectional
 	}
 	return buf
+}
+
+// v2CompatFrame returns a SPDY/2 control frame of type t with SPDY/3's
+// 8-byte payload of two 32-bit words (GOAWAY, WINDOW_UPDATE), which the
+// SPDY/2 framing does not write; see Config.V2Compat. id only labels the
+// frame in traces.
+func v2CompatFrame(t framing.FrameType, id framing.StreamID, a, b uint32) framing.Frame {
+	p := binary.BigEndian.AppendUint32(make([]byte, 0, 8), a)
+	p = binary.BigEndian.AppendUint32(p, b)
+	return &framing.UnknownFrame{FrameHeader: framing.FrameHeader{Control: true, Version: framing.Version2, Type: t, StreamID: id}, Payload: p}
 }
 
 // appendStreams appends stream frames by priority until the batch is full
