@@ -71,6 +71,11 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
+// failWriter fails every Write.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("terminal gone") }
+
 // connect returns a client session to a Server over loopback TCP, and the
 // server's log. Both end with the test.
 func connect(t *testing.T, srv *Server, v session.Version) (*session.Session, *syncBuffer) {
@@ -211,6 +216,11 @@ func TestExitStatus(t *testing.T) {
 	err = Exec(ctx, c, "3b", Request{Command: []string{"cat"}, Stdin: iotest.ErrReader(errors.New("disk on fire")), Stdout: &stdout})
 	if !errors.As(err, &exit) || exit.ExitCode != 1 {
 		t.Errorf("cat of a failing stdin: %v", err)
+	}
+	// A client whose stdout fails stops the command's writes.
+	err = Exec(ctx, c, "3c", Request{Command: []string{"cat"}, Stdin: strings.NewReader(strings.Repeat("x", 1<<20)), Stdout: failWriter{}})
+	if err == nil || !strings.Contains(err.Error(), "terminal gone") {
+		t.Errorf("cat to a failing stdout: %v", err)
 	}
 	// Custom commands replace the built-in ones.
 	c, _ = connect(t, &Server{Commands: map[string]Command{"true": func(context.Context, IO) int { return 0 }}}, session.V31)

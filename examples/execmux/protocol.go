@@ -158,7 +158,11 @@ func Exec(ctx context.Context, s *session.Session, id string, r Request) error {
 		w  io.Writer
 	}{{streams[typeStdout], r.Stdout}, {streams[typeStderr], r.Stderr}} {
 		if out.st != nil {
-			copies.Go(func() { _, copyErrs[i] = io.Copy(out.w, out.st) })
+			copies.Go(func() {
+				if _, copyErrs[i] = io.Copy(out.w, out.st); copyErrs[i] != nil {
+					out.st.Reset(framing.StatusCancel) // the command's writes fail
+				}
+			})
 		}
 	}
 
