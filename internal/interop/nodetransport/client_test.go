@@ -88,8 +88,8 @@ func TestOurClientNodeServer(t *testing.T) {
 	}
 }
 
-// trace logs every frame our sessions read and write.
-var trace = flag.Bool("trace", false, "log every frame of our sessions")
+// trace (-frames) logs every frame our sessions read and write.
+var trace = flag.Bool("frames", false, "log every frame of our sessions")
 
 // config is the session configuration of both directions' tests.
 func config(t *testing.T, v session.Version) *session.Config {
