@@ -64,9 +64,11 @@ func (e *GoAwayError) Error() string {
 	return fmt.Sprintf("session: peer sent GOAWAY (last good stream %d, %v)", e.LastGoodStreamID, e.Status)
 }
 
-// Is makes errors.Is(err, ErrNotProcessed) true for unprocessed streams.
+// Is makes errors.Is(err, ErrGoingAway) true for every GoAwayError (the
+// session cannot take new streams: open them on a new session), and
+// errors.Is(err, ErrNotProcessed) true for unprocessed streams.
 func (e *GoAwayError) Is(target error) bool {
-	return target == stream.ErrUnprocessed && e.Unprocessed
+	return target == ErrGoingAway || (target == stream.ErrUnprocessed && e.Unprocessed)
 }
 
 // ProtocolError is the error of a session ended because the peer broke the

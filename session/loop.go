@@ -542,10 +542,13 @@ func (s *Session) unknownStream(id framing.StreamID) {
 	if s.recentlyReset(id) {
 		return
 	}
-	s.invalidFrame()
 	if s.neverOpened(id) {
+		s.invalidFrame()
 		s.resetStream(id, framing.StatusInvalidStream)
 	} else {
+		// Not counted against the session: a peer may go on writing to a
+		// stream reset longer ago than recentReset remembers (moby/
+		// spdystream's writers never learn of a reset).
 		s.resetStream(id, framing.StatusProtocolError)
 	}
 }
@@ -665,7 +668,7 @@ func (s *Session) onSynStream(ev inEvent) {
 	st, h := stream.New(stream.Config{
 		ID: id, Priority: ev.prio, AssociatedTo: ev.assoc,
 		SendClosed: uni, RecvClosed: fin, NeedReply: !uni,
-		Headers: ev.fields, Sender: s, Version: s.version.headers(),
+		Headers: ev.fields, Sender: sender{s}, Version: s.version.headers(),
 		LocalAddr: s.conn.LocalAddr(), RemoteAddr: s.conn.RemoteAddr(),
 	})
 	ss.h = h
@@ -1155,7 +1158,7 @@ func (s *Session) doOpen(req *openReq) {
 	st, h := stream.New(stream.Config{
 		ID: id, Priority: o.Priority, AssociatedTo: o.AssociatedTo, Local: true,
 		SendClosed: o.Fin, RecvClosed: o.Unidirectional,
-		Sender: s, Version: s.version.headers(),
+		Sender: sender{s}, Version: s.version.headers(),
 		LocalAddr: s.conn.LocalAddr(), RemoteAddr: s.conn.RemoteAddr(),
 	})
 	ss.h = h

@@ -192,8 +192,15 @@ func (s *Session) runOnLoop(ctx context.Context, f func()) error {
 	}
 }
 
+// sender is the session as its streams see it (stream.Sender), kept out
+// of the Session's own method set.
+type sender struct{ s *Session }
+
 // Notify implements stream.Sender: h has work for the loop.
-func (s *Session) Notify(h *stream.Handle) {
+func (n sender) Notify(h *stream.Handle) { n.s.notify(h) }
+
+// notify queues h for the loop's collect.
+func (s *Session) notify(h *stream.Handle) {
 	s.notifyMu.Lock()
 	s.notified = append(s.notified, h)
 	s.notifyMu.Unlock()
@@ -415,4 +422,4 @@ func (s *Session) PeerSettings() []framing.Setting {
 // unlimitedStreams is the peer's stream limit until it sends one.
 const unlimitedStreams = math.MaxUint32
 
-var _ stream.Sender = (*Session)(nil)
+var _ stream.Sender = sender{}

@@ -239,3 +239,16 @@ func TestReset(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+func TestGoAwayErrorMatchesGoingAway(t *testing.T) {
+	err := error(&GoAwayError{LastGoodStreamID: 3})
+	if !errors.Is(err, ErrGoingAway) {
+		t.Fatal("GoAwayError does not match ErrGoingAway")
+	}
+	if errors.Is(err, ErrNotProcessed) {
+		t.Fatal("a processed stream matches ErrNotProcessed")
+	}
+	if !errors.Is(&GoAwayError{Unprocessed: true}, ErrNotProcessed) {
+		t.Fatal("an unprocessed stream does not match ErrNotProcessed")
+	}
+}

@@ -180,6 +180,20 @@ func (s *Stream) Headers() []hpackz.Field {
 	return s.headers
 }
 
+// Header returns the value of the first field named name in Headers, or
+// "" if there is none. Several values of one field are joined with NUL
+// bytes (see hpackz.Field.Values).
+func (s *Stream) Header(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.headers {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
 // Trailers returns the headers of HEADERS frames that arrived after DATA.
 // They are complete once Read has returned io.EOF. The caller must not
 // modify the result.

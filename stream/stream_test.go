@@ -344,3 +344,10 @@ func TestFinishClosesDone(t *testing.T) {
 	<-s.Done()
 	h.Finish() // twice is fine
 }
+
+func TestHeaderLookup(t *testing.T) {
+	s, _, _ := newPeerStream(t, Config{Headers: []hpackz.Field{{Name: "a", Value: "1"}, {Name: "b", Value: "2\x003"}}})
+	if s.Header("a") != "1" || s.Header("b") != "2\x003" || s.Header("c") != "" {
+		t.Fatalf("Header lookups: %q %q %q", s.Header("a"), s.Header("b"), s.Header("c"))
+	}
+}
