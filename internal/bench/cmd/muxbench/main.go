@@ -164,11 +164,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := measure(&c, stderr)
-	if err != nil {
-		return err
+	res, fails := measure(&c, stderr)
+	report(stdout, &c, res, fails)
+	if len(fails) > 0 {
+		return fmt.Errorf("%d runs failed", len(fails))
 	}
-	report(stdout, &c, res)
 	return nil
 }
 
@@ -180,8 +180,17 @@ type key struct {
 	t string
 }
 
-func measure(c *config, log io.Writer) (map[key][]bench.Result, error) {
+// failure is a run that ended with an error: it is reported and left
+// out of the medians.
+type failure struct {
+	rep int
+	k   key
+	err error
+}
+
+func measure(c *config, log io.Writer) (map[key][]bench.Result, []failure) {
 	res := map[key][]bench.Result{}
+	var fails []failure
 	for rep := 1; rep <= c.reps; rep++ {
 		for _, w := range []string{"w1", "w2", "w3", "w4", "w5"} {
 			if !c.workloads[w] {
@@ -197,17 +206,19 @@ func measure(c *config, log io.Writer) (map[key][]bench.Result, error) {
 						continue
 					}
 					r, err := runOne(c, w, n, t)
-					if err != nil {
-						return nil, fmt.Errorf("rep %d %s: %w", rep, w, err)
-					}
 					k := key{w, n, t.Name}
+					if err != nil {
+						fails = append(fails, failure{rep, k, err})
+						fmt.Fprintf(log, "rep %d/%d %s %-10s FAILED: %v\n", rep, c.reps, label(w, n), t.Name, err)
+						continue
+					}
 					res[k] = append(res[k], r)
 					fmt.Fprintf(log, "rep %d/%d %s %-10s %s\n", rep, c.reps, label(w, n), t.Name, describe(w, r))
 				}
 			}
 		}
 	}
-	return res, nil
+	return res, fails
 }
 
 func runOne(c *config, w string, n int, t bench.Transport) (bench.Result, error) {
@@ -285,7 +296,7 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-func report(out io.Writer, c *config, res map[key][]bench.Result) {
+func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failure) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); medians of %d repetitions, [min–max] in brackets.\n\n",
@@ -364,6 +375,13 @@ func report(out io.Writer, c *config, res map[key][]bench.Result) {
 	}
 	if c.workloads["w5"] {
 		rr("w5", fmt.Sprintf("W5: %d workers, open, send 1 B, receive 1 B, close (%v per run)", c.w5Workers, c.w5Dur))
+	}
+	if len(fails) > 0 {
+		fmt.Fprintf(w, "Failed runs (left out of the medians):\n\n")
+		for _, f := range fails {
+			fmt.Fprintf(w, "- rep %d, %s, %s: %v\n", f.rep, label(f.k.w, f.k.n), f.k.t, f.err)
+		}
+		fmt.Fprintln(w)
 	}
 }
 
