@@ -241,11 +241,7 @@ func TestBulk64MiB(t *testing.T) {
 				check("ours to spdystream", ourSent, theirGot)
 				check("spdystream to ours", theirSent, ourGot)
 				t.Logf("%d MiB each way in %v", bulkSize>>20, elapsed.Round(time.Millisecond))
-				select {
-				case <-ours.Done():
-				case <-time.After(waitLimit):
-					t.Error("our stream did not end after both FINs")
-				}
+				waitDone(t, ours)
 			})
 		}
 	}

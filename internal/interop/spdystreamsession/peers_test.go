@@ -489,6 +489,16 @@ func (g *gateConn) resume() {
 	g.mu.Unlock()
 }
 
+// waitDone waits until st has ended on the wire.
+func waitDone(t *testing.T, st *stream.Stream) {
+	t.Helper()
+	select {
+	case <-st.Done():
+	case <-time.After(waitLimit):
+		t.Errorf("stream %d did not end on the wire", st.ID())
+	}
+}
+
 // hasField reports whether fields holds name with value.
 func hasField(fields []hpackz.Field, name, value string) bool {
 	for _, f := range fields {
