@@ -25,8 +25,8 @@ func openStream(t *testing.T, s *Session, p *peer, o *OpenOptions) (*stream.Stre
 		switch g.Header().Type {
 		case framing.FrameSynStream:
 			return true
-		case framing.FrameWindowUpdate:
-			return false
+		case framing.FrameWindowUpdate, framing.FrameSynReply:
+			return false // credit, and replies to streams the peer opened
 		}
 		t.Fatalf("got %v while waiting for SYN_STREAM", g.Frame)
 		return false

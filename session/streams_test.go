@@ -299,6 +299,7 @@ func TestUnidirectionalStates(t *testing.T) {
 		s, p, _ := scripted(t, Server, nil)
 		p.synStream(1, 0, 0, 0)
 		accept(t, s)
+		p.expect(framing.FrameSynReply)
 		pst, err := s.Push(testCtx(t), 1, []hpackz.Field{field(":path", "/p")}, 0)
 		if err != nil {
 			t.Fatal(err)
