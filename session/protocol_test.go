@@ -554,3 +554,37 @@ func TestPingRules(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedFrames covers the framing rows of §7.3 as the session
+// answers them: a fixed-size frame of the wrong length, and a header-bearing
+// frame too large to be read (its block never inflated), are session
+// errors; the latter resets its stream with FRAME_TOO_LARGE first.
+func TestMalformedFrames(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"PING of length 5", []byte{0x80, 3, 0, 6, 0, 0, 0, 5, 0, 0, 0, 1, 0}},
+		{"RST_STREAM of length 4", []byte{0x80, 3, 0, 3, 0, 0, 0, 4, 0, 0, 0, 1}},
+		{"WINDOW_UPDATE of length 4", []byte{0x80, 3, 0, 9, 0, 0, 0, 4, 0, 0, 0, 1}},
+		{"GOAWAY of length 4", []byte{0x80, 3, 0, 7, 0, 0, 0, 4, 0, 0, 0, 1}},
+		{"SETTINGS count 2 with one entry", []byte{0x80, 3, 0, 4, 0, 0, 0, 12, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 9}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, p, _ := scripted(t, Server, nil)
+			if _, err := p.conn.Write(tt.raw); err != nil {
+				t.Fatal(err)
+			}
+			p.expectGoAway(0, framing.GoAwayProtocolError)
+			wantProtocolError(t, s)
+		})
+	}
+	t.Run("SYN_STREAM over the control frame limit", func(t *testing.T) {
+		s, p, _ := scripted(t, Server, nil)
+		big := make([]byte, framing.DefaultMaxControlFrameSize)
+		p.write(&framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynStream, StreamID: 1}, HeaderBlock: big})
+		p.expectRst(1, framing.StatusFrameTooLarge)
+		p.expectGoAway(0, framing.GoAwayProtocolError)
+		wantProtocolError(t, s)
+	})
+}
