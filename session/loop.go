@@ -123,7 +123,7 @@ type loopState struct {
 	tickC          <-chan time.Time
 	idleSince      time.Time
 	invalidFrames  int
-	recentReset    [64]framing.StreamID
+	recentReset    [1024]framing.StreamID
 	recentResetPos int
 	peerSettings   []framing.Setting
 	hbuf           []byte
