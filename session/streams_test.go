@@ -128,11 +128,27 @@ func TestGoAwayReceived(t *testing.T) {
 		}
 		tt.st.CloseWrite()
 	}
-	for _, id := range []framing.StreamID{1, 3} {
-		p.readData(id, 2)
-		p.expectFin(id)
+	sent := map[framing.StreamID]int{}
+	fins := map[framing.StreamID]bool{}
+	p.skipUntil("GOAWAY", func(g got) bool {
+		switch f := g.Frame.(type) {
+		case *framing.DataFrame:
+			if fins[f.StreamID] || (f.StreamID != 1 && f.StreamID != 3) {
+				t.Fatalf("unexpected %v", f)
+			}
+			sent[f.StreamID] += len(f.Data)
+			fins[f.StreamID] = f.StreamEnded()
+		case *framing.GoAwayFrame:
+			return true
+		case *framing.WindowUpdateFrame:
+		default:
+			t.Fatalf("unexpected %v", f)
+		}
+		return false
+	})
+	if sent[1] != 2 || sent[3] != 2 || !fins[1] || !fins[3] {
+		t.Fatalf("before the GOAWAY: bytes %v, FINs %v; want 2 bytes and a FIN on streams 1 and 3", sent, fins)
 	}
-	p.skipUntil("GOAWAY", func(g got) bool { return g.Header().Type == framing.FrameGoAway })
 	p.expectEOF()
 	<-s.Done()
 	var ga *GoAwayError
