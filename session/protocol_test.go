@@ -118,7 +118,7 @@ func TestSynStreamErrors(t *testing.T) {
 		{"over MAX_CONCURRENT_STREAMS: REFUSED_STREAM", &Config{MaxConcurrentStreams: 2}, func(t *testing.T, s *Session, p *peer) {
 			p.synStream(1, 0, 0, 0)
 			p.synStream(3, 0, 0, 0)
-			p.synStream(5, 0, 0, 0)
+			p.synStream(5, 0, 0, 0, field("refused", "yes"))
 			p.expectRst(5, framing.StatusRefusedStream)
 			p.syncQuiet()
 			if n := s.Stats().StreamsRefused; n != 1 {
@@ -127,12 +127,18 @@ func TestSynStreamErrors(t *testing.T) {
 			// The refusal counts against nothing: once a stream ends,
 			// a new one is accepted.
 			p.rst(1, framing.StatusCancel)
-			p.synStream(7, 0, 0, 0)
+			p.synStream(7, 0, 0, 0, field("refused", "no"))
 			p.syncQuiet()
+			var st *stream.Stream
 			for _, want := range []framing.StreamID{1, 3, 7} {
-				if st := accept(t, s); st.ID() != want {
+				if st = accept(t, s); st.ID() != want {
 					t.Fatalf("accepted stream %d, want %d", st.ID(), want)
 				}
+			}
+			// The refused stream's block was inflated: the context is in
+			// step.
+			if h := st.Headers(); len(h) != 1 || h[0] != field("refused", "no") {
+				t.Fatalf("stream 7 headers %v", h)
 			}
 		}},
 		{"unidirectional from a client: RST PROTOCOL_ERROR", nil, func(t *testing.T, s *Session, p *peer) {
