@@ -125,3 +125,24 @@ func TestPatternDetectsErrors(t *testing.T) {
 		t.Fatal("a flipped bit passes")
 	}
 }
+
+// TestRespCheckDetectsErrors makes sure the response check can fail.
+func TestRespCheckDetectsErrors(t *testing.T) {
+	req := make([]byte, 100)
+	fillPattern(req, 3, 0)
+	resp := make([]byte, 1024)
+	fillResp(resp, req)
+	if err := checkResp(resp, req); err != nil {
+		t.Fatal(err)
+	}
+	resp[1000] ^= 0x10
+	if checkResp(resp, req) == nil {
+		t.Fatal("a flipped bit passes")
+	}
+	other := make([]byte, 100)
+	fillPattern(other, 4, 0)
+	fillResp(resp, other)
+	if checkResp(resp, req) == nil {
+		t.Fatal("the response to another request passes")
+	}
+}

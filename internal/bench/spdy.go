@@ -36,7 +36,7 @@ func newSPDY(version int) func(Options) (*Pair, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg := &session.Config{Version: v}
+		cfg := &session.Config{Version: v, MaxFrameSize: o.SPDYFrameSize}
 		if o.MaxStreams > session.DefaultMaxConcurrentStreams {
 			cfg.MaxConcurrentStreams = uint32(o.MaxStreams)
 		}

@@ -51,6 +51,9 @@ type Options struct {
 	// MaxStreams is how many streams may be open at once in each
 	// direction; transports whose limit is lower by default raise it.
 	MaxStreams int
+	// SPDYFrameSize, when positive, is the session's Config.MaxFrameSize
+	// (the largest DATA frame it writes); other transports ignore it.
+	SPDYFrameSize int
 }
 
 // Transport creates loopback pairs of one kind.

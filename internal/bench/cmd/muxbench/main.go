@@ -42,6 +42,7 @@ type config struct {
 	w2Streams int
 	w2Size    int64
 	chunk     int
+	frameSize int
 	w3Workers int
 	w3Req     int
 	w3Resp    int
@@ -87,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.w2Streams, "w2-streams", 1000, "W2: concurrent streams")
 	fs.StringVar(&w2Size, "w2-size", "1MiB", "W2: bytes moved on each stream")
 	fs.StringVar(&chunk, "chunk", "32KiB", "W1, W2: size of each application Write")
+	fs.IntVar(&c.frameSize, "spdy-frame-size", 0, "W1, W2: the SPDY session's MaxFrameSize (0: the library default)")
 	fs.IntVar(&c.w3Workers, "w3-workers", 64, "W3: concurrent workers")
 	fs.StringVar(&w3Req, "w3-req", "100", "W3: request size")
 	fs.StringVar(&w3Resp, "w3-resp", "1KiB", "W3: response size")
@@ -225,9 +227,9 @@ func runOne(c *config, w string, n int, t bench.Transport) (bench.Result, error)
 	runtime.GC()
 	switch w {
 	case "w1":
-		return bench.Bulk(t, bench.BulkParams{Streams: 1, Size: c.w1Size, Chunk: c.chunk, Verify: c.verify, Timeout: c.timeout})
+		return bench.Bulk(t, bench.BulkParams{Streams: 1, Size: c.w1Size, Chunk: c.chunk, SPDYFrameSize: c.frameSize, Verify: c.verify, Timeout: c.timeout})
 	case "w2":
-		return bench.Bulk(t, bench.BulkParams{Streams: c.w2Streams, Size: c.w2Size, Chunk: c.chunk, Verify: c.verify, Timeout: c.timeout})
+		return bench.Bulk(t, bench.BulkParams{Streams: c.w2Streams, Size: c.w2Size, Chunk: c.chunk, SPDYFrameSize: c.frameSize, Verify: c.verify, Timeout: c.timeout})
 	case "w3":
 		return bench.ReqResp(t, bench.ReqRespParams{Workers: c.w3Workers, ReqSize: c.w3Req, RespSize: c.w3Resp, Duration: c.w3Dur, Timeout: c.timeout})
 	case "w4":
