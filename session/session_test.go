@@ -252,3 +252,48 @@ func TestGoAwayErrorMatchesGoingAway(t *testing.T) {
 		t.Fatal("an unprocessed stream does not match ErrNotProcessed")
 	}
 }
+
+// TestStalledReaderStallsOnlyItsStream fills one stream whose reader never
+// reads, then moves much more than every window on another stream of the
+// same session: the unread stream holds only its own window.
+func TestStalledReaderStallsOnlyItsStream(t *testing.T) {
+	for _, v := range []Version{V3, V31} {
+		t.Run(v.String(), func(t *testing.T) {
+			cs, ss := pair(t, &Config{Version: v}, &Config{Version: v})
+			ctx := context.Background()
+			stalled, err := cs.Open(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sst, err := ss.Accept(ctx) // never read
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Fill the stalled stream's window: this write can only finish
+			// in part.
+			stalled.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+			n, err := stalled.Write(make([]byte, 1<<20))
+			if err == nil || n > DefaultInitialWindowSize {
+				t.Fatalf("write to an unread stream: %d bytes, %v; want at most one window and a deadline", n, err)
+			}
+			// Another stream moves 16 MiB, far more than the session window.
+			st, err := cs.Open(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := ss.Accept(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				st.Write(make([]byte, 16<<20))
+				st.CloseWrite()
+			}()
+			got, err := io.Copy(io.Discard, other)
+			if err != nil || got != 16<<20 {
+				t.Fatalf("second stream moved %d bytes, %v", got, err)
+			}
+			sst.Close()
+		})
+	}
+}
