@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -149,5 +150,46 @@ func TestReceiveWindowGrows(t *testing.T) {
 	}
 	if target <= 64<<10 {
 		t.Fatalf("window target %d, want growth above 64 KiB", target)
+	}
+}
+
+func TestIdleTimeoutShutsDown(t *testing.T) {
+	cs, ss := pair(t, nil, &Config{IdleTimeout: 20 * time.Millisecond})
+	// A stream keeps the session busy; once it ends the session may idle.
+	go echoServer(ss)
+	st, err := cs.Open(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte("x"))
+	st.CloseWrite()
+	if b, err := io.ReadAll(st); err != nil || string(b) != "x" {
+		t.Fatalf("echo %q, %v", b, err)
+	}
+	<-ss.Done()
+	if err := ss.Err(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("idle server ended with %v, want ErrClosed", err)
+	}
+	<-cs.Done()
+	var ga *GoAwayError
+	if err := cs.Err(); !errors.As(err, &ga) || ga.Status != framing.GoAwayOK || ga.LastGoodStreamID != st.ID() {
+		t.Fatalf("client ended with %v, want GOAWAY OK naming stream %d", err, st.ID())
+	}
+}
+
+func TestKeepAlivePingsHealthyPeer(t *testing.T) {
+	cs, _ := pair(t, &Config{KeepAlive: 5 * time.Millisecond}, nil)
+	// Wait for several keepalive pings to be answered: the session stays up.
+	for i := 0; cs.Stats().PingsSent < 5; i++ {
+		if i > 10000 {
+			t.Fatal("no keepalive pings sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := cs.Err(); err != nil {
+		t.Fatalf("session with an answering peer ended: %v", err)
+	}
+	if _, err := cs.Ping(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
