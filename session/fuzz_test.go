@@ -552,14 +552,28 @@ type fuzzClient struct {
 	blind  chan struct{} // closed when drain stops parsing
 }
 
+// fuzzOut is what the session has sent on one stream.
+type fuzzOut struct {
+	opened bool // SYN_STREAM or SYN_REPLY sent
+	fin    bool
+	reset  bool // reset after it opened
+}
+
 // drain reads what the session writes until it closes the connection and
-// checks that the frames parse and their header blocks decode. It never
-// stops reading, so the session never blocks on its connection.
+// checks it: the frames parse, their header blocks decode, and the session
+// keeps the rules of a sender: server ids for its streams, in order; one
+// SYN_REPLY per client stream; nothing on a stream after its FIN, or after
+// it reset the stream once it had opened or answered it; one GOAWAY, and no new
+// stream after it. It never stops reading, so the session never blocks on
+// its connection.
 func (c *fuzzClient) drain(hver hpackz.Version, problem func(string, ...any)) {
 	defer io.Copy(io.Discard, c.c)
 	defer close(c.blind)
 	fr := framing.NewFramer(nil, c.c, c.wire)
 	dec := hpackz.NewDecoder(hver, nil)
+	streams := make(map[framing.StreamID]*fuzzOut)
+	var lastPush framing.StreamID
+	goaway := false
 	for {
 		f, err := fr.ReadFrame()
 		if err != nil {
@@ -568,14 +582,44 @@ func (c *fuzzClient) drain(hver hpackz.Version, problem func(string, ...any)) {
 			}
 			return
 		}
+		h := f.Header()
+		st := streams[h.StreamID]
+		if st == nil && h.StreamID != 0 {
+			st = &fuzzOut{}
+			streams[h.StreamID] = st
+		}
 		var block []byte
 		switch f := f.(type) {
 		case *framing.SynStreamFrame:
 			block = f.HeaderBlock
+			switch {
+			case f.StreamID.ClientInitiated() || f.StreamID <= lastPush:
+				problem("session opened stream %d after %d", f.StreamID, lastPush)
+			case goaway:
+				problem("session opened stream %d after its GOAWAY", f.StreamID)
+			}
+			lastPush = f.StreamID
 		case *framing.SynReplyFrame:
 			block = f.HeaderBlock
-		case *framing.HeadersFrame:
-			block = f.HeaderBlock
+			if st.opened || st.fin || !f.StreamID.ClientInitiated() {
+				problem("session wrote %v on a stream it had answered or ended, or of its own", f)
+			}
+		case *framing.HeadersFrame, *framing.DataFrame:
+			if hf, ok := f.(*framing.HeadersFrame); ok {
+				block = hf.HeaderBlock
+			}
+			if st.fin || st.reset {
+				problem("session wrote %v after it ended or reset the stream", f)
+			}
+		case *framing.RstStreamFrame:
+			// A reset before the stream opened answered frames for an id
+			// the client had not opened yet; it may open it later.
+			st.reset = st.opened
+		case *framing.GoAwayFrame:
+			if goaway {
+				problem("session wrote a second GOAWAY: %v", f)
+			}
+			goaway = true
 		case *framing.PingFrame:
 			c.mu.Lock()
 			if ch := c.pings[f.ID]; ch != nil {
@@ -587,6 +631,14 @@ func (c *fuzzClient) drain(hver hpackz.Version, problem func(string, ...any)) {
 			if !c.compat || f.Type != framing.FrameWindowUpdate {
 				problem("session wrote an unknown frame: %v", f)
 			}
+		}
+		switch h.Type {
+		case framing.FrameSynStream, framing.FrameSynReply:
+			st.opened = true
+		}
+		if h.Flags.Has(framing.FlagFin) && (h.Type == framing.FrameData || h.Type == framing.FrameSynReply ||
+			h.Type == framing.FrameHeaders || h.Type == framing.FrameSynStream) {
+			st.fin = true
 		}
 		if block != nil {
 			if _, err := dec.AppendFields(nil, block); err != nil {
