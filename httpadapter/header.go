@@ -1,0 +1,356 @@
+package httpadapter
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/session"
+)
+
+// The names of SPDY's own headers in each version.
+type names struct {
+	method, path, version, host, scheme, status string
+}
+
+var (
+	namesV2 = names{method: "method", path: "url", version: "version", host: "host", scheme: "scheme", status: "status"}
+	namesV3 = names{method: ":method", path: ":path", version: ":version", host: ":host", scheme: ":scheme", status: ":status"}
+)
+
+func namesFor(v session.Version) *names {
+	if v == session.V2 {
+		return &namesV2
+	}
+	return &namesV3
+}
+
+// hopByHop are the headers SPDY forbids (connection-specific in HTTP/1.1).
+var hopByHop = map[string]bool{
+	"connection":          true,
+	"host":                true,
+	"keep-alive":          true,
+	"proxy-connection":    true,
+	"transfer-encoding":   true,
+	"upgrade":             true,
+	"te":                  true,
+	"trailer":             false, // kept: it announces trailers
+	"http2-settings":      true,
+	"proxy-authenticate":  false,
+	"proxy-authorization": false,
+}
+
+// appendHeader appends h to fields as SPDY fields: lower-case names,
+// several values joined with NUL, hop-by-hop headers (and those named by
+// Connection) dropped, names that SPDY reserves or cannot carry skipped.
+// The order is sorted by name so that blocks compress well.
+func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip func(string) bool) []hpackz.Field {
+	var connNamed map[string]bool
+	for _, c := range h["Connection"] {
+		for _, f := range strings.Split(c, ",") {
+			if f = strings.TrimSpace(strings.ToLower(f)); f != "" {
+				if connNamed == nil {
+					connNamed = make(map[string]bool)
+				}
+				connNamed[f] = true
+			}
+		}
+	}
+	start := len(fields)
+	for k, vv := range h {
+		name := strings.ToLower(k)
+		if hopByHop[name] || connNamed[name] || !validName(name) || (skip != nil && skip(name)) {
+			continue
+		}
+		if v == session.V2 && reservedV2[name] {
+			continue
+		}
+		vals := make([]string, 0, len(vv))
+		for _, x := range vv {
+			x = strings.Map(dropNUL, x)
+			if x == "" && (len(vv) > 1 || v == session.V2) {
+				continue // SPDY values cannot hold empty segments
+			}
+			vals = append(vals, x)
+		}
+		if len(vals) == 0 && (len(vv) > 0 && v == session.V2) {
+			continue
+		}
+		if len(vals) == 0 {
+			vals = append(vals, "")
+		}
+		fields = append(fields, hpackz.Field{Name: name, Value: strings.Join(vals, "\x00")})
+	}
+	added := fields[start:]
+	sort.Slice(added, func(i, j int) bool { return added[i].Name < added[j].Name })
+	// Distinct header keys may lower-case to one name: merge them.
+	out := fields[:start]
+	for _, f := range added {
+		if n := len(out); n > start && out[n-1].Name == f.Name {
+			if f.Value != "" {
+				if out[n-1].Value == "" {
+					out[n-1].Value = f.Value
+				} else {
+					out[n-1].Value += "\x00" + f.Value
+				}
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// reservedV2 are the SPDY/2 names of the request and response lines,
+// which a plain header may not take.
+var reservedV2 = map[string]bool{"method": true, "url": true, "version": true, "scheme": true, "status": true}
+
+func dropNUL(r rune) rune {
+	if r == 0 {
+		return -1
+	}
+	return r
+}
+
+// validName reports whether name can be sent: non-empty, printable
+// US-ASCII without upper case, not starting with ':' (SPDY's own names).
+func validName(name string) bool {
+	if name == "" || name[0] == ':' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// toHeader adds the fields that are not SPDY's own to h, splitting
+// NUL-joined values.
+func toHeader(h http.Header, fields []hpackz.Field, n *names) {
+	for _, f := range fields {
+		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || f.Name == "host" && n == &namesV2 {
+			continue
+		}
+		key := textproto.CanonicalMIMEHeaderKey(f.Name)
+		for _, v := range strings.Split(f.Value, "\x00") {
+			h[key] = append(h[key], v)
+		}
+	}
+}
+
+// field returns the value of the field named name.
+func field(fields []hpackz.Field, name string) (string, bool) {
+	for _, f := range fields {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+// requestFields builds the header block of a request.
+func requestFields(r *http.Request, v session.Version) ([]hpackz.Field, error) {
+	n := namesFor(v)
+	host := r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host
+	}
+	if host == "" {
+		return nil, errors.New("httpadapter: request has no host")
+	}
+	scheme := "https"
+	if r.URL != nil && r.URL.Scheme != "" {
+		scheme = r.URL.Scheme
+	}
+	path := "/"
+	if r.URL != nil {
+		if r.URL.Opaque != "" {
+			path = r.URL.Opaque
+		} else if p := r.URL.RequestURI(); p != "" {
+			path = p
+		}
+	}
+	if r.Method == http.MethodConnect {
+		path = host
+	}
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	if !validMethod(method) {
+		return nil, fmt.Errorf("httpadapter: invalid method %q", method)
+	}
+	fields := make([]hpackz.Field, 0, 6+len(r.Header))
+	fields = append(fields,
+		hpackz.Field{Name: n.host, Value: host},
+		hpackz.Field{Name: n.method, Value: method},
+		hpackz.Field{Name: n.path, Value: path},
+		hpackz.Field{Name: n.scheme, Value: scheme},
+		hpackz.Field{Name: n.version, Value: "HTTP/1.1"},
+	)
+	if v == session.V2 {
+		// SPDY/2 has no :host; the host header is kept instead.
+		fields[0].Name = "host"
+	}
+	skip := func(name string) bool { return name == "content-length" }
+	fields = appendHeader(fields, r.Header, v, skip)
+	if r.ContentLength > 0 {
+		fields = append(fields, hpackz.Field{Name: "content-length", Value: strconv.FormatInt(r.ContentLength, 10)})
+	} else if cl := r.Header.Get("Content-Length"); cl != "" && r.ContentLength != 0 {
+		fields = append(fields, hpackz.Field{Name: "content-length", Value: cl})
+	}
+	if len(r.Trailer) > 0 {
+		keys := make([]string, 0, len(r.Trailer))
+		for k := range r.Trailer {
+			keys = append(keys, strings.ToLower(k))
+		}
+		sort.Strings(keys)
+		if _, ok := field(fields, "trailer"); !ok {
+			fields = append(fields, hpackz.Field{Name: "trailer", Value: strings.Join(keys, ", ")})
+		}
+	}
+	return dedupe(fields), nil
+}
+
+func validMethod(m string) bool {
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return m != ""
+}
+
+// dedupe drops later fields of a name already present, which hpackz
+// refuses (SPDY has one field per name).
+func dedupe(fields []hpackz.Field) []hpackz.Field {
+	seen := make(map[string]bool, len(fields))
+	out := fields[:0]
+	for _, f := range fields {
+		if seen[f.Name] {
+			continue
+		}
+		seen[f.Name] = true
+		out = append(out, f)
+	}
+	return out
+}
+
+// errBadRequest is a request whose SPDY headers are missing or wrong: the
+// server answers 400.
+type errBadRequest string
+
+func (e errBadRequest) Error() string { return "httpadapter: bad request: " + string(e) }
+
+// parseRequest builds the request of an accepted stream's headers.
+func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, error) {
+	n := namesFor(v)
+	get := func(name string) string { x, _ := field(fields, name); return x }
+	method, path, version, scheme := get(n.method), get(n.path), get(n.version), get(n.scheme)
+	host := get(n.host)
+	if v == session.V2 {
+		host = get("host")
+	}
+	if method == "" || path == "" || version == "" || host == "" || scheme == "" {
+		return nil, errBadRequest("missing one of method, path, version, host, scheme")
+	}
+	if !validMethod(method) {
+		return nil, errBadRequest("invalid method")
+	}
+	major, minor, ok := http.ParseHTTPVersion(version)
+	if !ok {
+		return nil, errBadRequest("invalid version")
+	}
+	r := &http.Request{
+		Method:     method,
+		Proto:      version,
+		ProtoMajor: major,
+		ProtoMinor: minor,
+		Header:     make(http.Header, len(fields)),
+		Host:       host,
+		RequestURI: path,
+	}
+	var err error
+	if method == http.MethodConnect {
+		r.URL = &url.URL{Host: path}
+	} else if v == session.V2 && strings.Contains(path, "://") {
+		if r.URL, err = url.Parse(path); err != nil {
+			return nil, errBadRequest("invalid url")
+		}
+		r.RequestURI = r.URL.RequestURI()
+	} else if r.URL, err = url.ParseRequestURI(path); err != nil {
+		return nil, errBadRequest("invalid path")
+	}
+	toHeader(r.Header, fields, n)
+	r.ContentLength = -1
+	if cl := r.Header.Get("Content-Length"); cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err != nil || n < 0 {
+			return nil, errBadRequest("invalid content-length")
+		}
+		r.ContentLength = n
+	}
+	if tr := r.Header.Values("Trailer"); len(tr) > 0 {
+		r.Trailer = make(http.Header)
+		for _, t := range tr {
+			for _, k := range strings.Split(t, ",") {
+				if k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)); k != "" {
+					r.Trailer[k] = nil
+				}
+			}
+		}
+	}
+	_ = scheme
+	return r, nil
+}
+
+// responseFields builds the header block of a response.
+func responseFields(code int, h http.Header, v session.Version) []hpackz.Field {
+	n := namesFor(v)
+	status := strconv.Itoa(code)
+	if t := http.StatusText(code); t != "" {
+		status += " " + t
+	}
+	fields := make([]hpackz.Field, 0, 2+len(h))
+	fields = append(fields, hpackz.Field{Name: n.status, Value: status}, hpackz.Field{Name: n.version, Value: "HTTP/1.1"})
+	fields = appendHeader(fields, h, v, func(name string) bool {
+		return strings.HasPrefix(name, strings.ToLower(http.TrailerPrefix))
+	})
+	return dedupe(fields)
+}
+
+// parseStatus reads the status code of a response's headers.
+func parseStatus(fields []hpackz.Field, v session.Version) (code int, status string, err error) {
+	n := namesFor(v)
+	st, ok := field(fields, n.status)
+	_, vok := field(fields, n.version)
+	if !ok || !vok {
+		return 0, "", errors.New("httpadapter: response without status or version")
+	}
+	digits, _, _ := strings.Cut(st, " ")
+	code, err = strconv.Atoi(digits)
+	if err != nil || code < 100 || code > 999 {
+		return 0, "", fmt.Errorf("httpadapter: invalid response status %q", st)
+	}
+	if !strings.Contains(st, " ") {
+		if t := http.StatusText(code); t != "" {
+			st += " " + t
+		}
+	}
+	return code, st, nil
+}
+
+// trailerFields builds the HEADERS block of trailers.
+func trailerFields(h http.Header, v session.Version) []hpackz.Field {
+	return dedupe(appendHeader(nil, h, v, nil))
+}
