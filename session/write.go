@@ -113,6 +113,7 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 	}
 	atomic.AddUint64(&s.stats.framesOut, 1)
 	if s.trace {
+		setLength(f, len(buf)-n-framing.FrameHeaderLen)
 		s.logFrame("out", f)
 	}
 	if c.typ == framing.FrameSynStream {
@@ -241,9 +242,35 @@ func (s *Session) appendItem(buf []byte, ss *sstream, it *stream.Item) ([]byte, 
 	}
 	atomic.AddUint64(&s.stats.framesOut, 1)
 	if s.trace {
+		setLength(f, len(out)-len(buf)-framing.FrameHeaderLen)
 		s.logFrame("out", f)
 	}
 	return out, nil
+}
+
+// setLength fills in the payload length of a frame written, for traces.
+func setLength(f framing.Frame, n int) {
+	l := uint32(n)
+	switch f := f.(type) {
+	case *framing.SynStreamFrame:
+		f.Length = l
+	case *framing.SynReplyFrame:
+		f.Length = l
+	case *framing.HeadersFrame:
+		f.Length = l
+	case *framing.RstStreamFrame:
+		f.Length = l
+	case *framing.SettingsFrame:
+		f.Length = l
+	case *framing.PingFrame:
+		f.Length = l
+	case *framing.GoAwayFrame:
+		f.Length = l
+	case *framing.WindowUpdateFrame:
+		f.Length = l
+	case *framing.UnknownFrame:
+		f.Length = l
+	}
 }
 
 func (s *Session) logFrame(dir string, f framing.Frame) {
