@@ -95,7 +95,7 @@ const (
 	DefaultMaxWindowSize        = 16 << 20
 	DefaultSessionWindowSize    = 1 << 20
 	DefaultMaxSessionWindowSize = 64 << 20
-	DefaultMaxFrameSize         = 16 << 10
+	DefaultMaxFrameSize         = 64 << 10
 	DefaultMaxBufferPerStream   = 16 << 20
 	DefaultMaxPendingPings      = 64
 	DefaultMaxQueuedControl     = 10000
@@ -165,7 +165,8 @@ type Config struct {
 
 	// MaxFrameSize is the largest DATA payload written in one frame. The
 	// scheduler takes turns between streams frame by frame, so smaller
-	// frames share the link more finely. Default 16 KiB.
+	// frames share the link more finely, larger ones cost less per byte.
+	// Default 64 KiB (about 30 µs of a 2 GB/s link).
 	MaxFrameSize int
 	// MaxHeaderBlockSize limits the inflated size of a received header
 	// block. Default hpackz.DefaultMaxBlockSize (256 KiB).

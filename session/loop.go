@@ -94,6 +94,10 @@ type loopState struct {
 
 	ctrl    []ctrlItem
 	nCtrl   int
+	// nCtrlPeer counts the queued control frames other than SYN_STREAM.
+	nCtrlPeer int
+	// pending is the batch being built while the writer is busy.
+	pending []byte
 	ready   [8]fifo
 	nReady  int
 	blocked map[*sstream]struct{}
@@ -214,6 +218,27 @@ func (s *Session) inputReady() bool {
 // dispatch waits for one input of the loop and handles it.
 func (s *Session) dispatch() {
 	l := &s.l
+	// The busy inputs first, without the cost of the full select.
+	select {
+	case ev, ok := <-s.inbound:
+		if ok {
+			s.handle(ev)
+			return
+		}
+		l.readerDone = true
+		s.inbound = nil
+		if !l.closing {
+			s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
+		}
+		return
+	default:
+	}
+	select {
+	case <-s.wake:
+		s.collect()
+		return
+	default:
+	}
 	var writerExit <-chan struct{}
 	if l.closing && !l.writerExited {
 		writerExit = l.writerExit
@@ -252,7 +277,7 @@ func (s *Session) dispatch() {
 // loop may exit.
 func (s *Session) finishClose() bool {
 	l := &s.l
-	if !l.connClosed && !l.writerBusy && (l.nCtrl == 0 || l.writeBroken) {
+	if !l.connClosed && !l.writerBusy && ((l.nCtrl == 0 && len(l.pending) == 0) || l.writeBroken) {
 		l.connClosed = true
 		s.conn.Close()
 	}
@@ -340,9 +365,14 @@ func (s *Session) sendPreface() {
 // does not read cannot make the queue grow without bound.
 func (s *Session) queueCtrl(c ctrlItem) {
 	l := &s.l
-	if l.nCtrl >= s.cfg.MaxQueuedControl && !l.closing {
-		s.closeWith(ErrControlQueueFull, false, framing.GoAwayInternalError)
-		return
+	if c.typ != framing.FrameSynStream {
+		// SYN_STREAMs come from our own Opens; the limit is for what the
+		// peer makes us queue.
+		if l.nCtrlPeer >= s.cfg.MaxQueuedControl && !l.closing {
+			s.closeWith(ErrControlQueueFull, false, framing.GoAwayInternalError)
+			return
+		}
+		l.nCtrlPeer++
 	}
 	l.ctrl = append(l.ctrl, c)
 	l.nCtrl++

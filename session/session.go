@@ -115,7 +115,9 @@ func New(conn net.Conn, role Role, cfg *Config) (*Session, error) {
 		writeDone:   make(chan writeResult, 1),
 		done:        make(chan struct{}),
 	}
-	br := bufio.NewReaderSize(conn, 64<<10)
+	// A buffer smaller than a large DATA payload lets most of the payload
+	// be read from the connection straight into its pool buffer.
+	br := bufio.NewReaderSize(conn, 16<<10)
 	s.rfr = framing.NewFramer(nil, br, s.wireVersion)
 	s.rfr.MaxControlFrameSize = c.MaxControlFrameSize
 	s.rfr.DataBuffer = pool.Get

@@ -23,22 +23,30 @@ func (s *Session) writeLoop() {
 	}
 }
 
-// flush builds the next batch of frames and hands it to the writer, if
+// flush builds the next batch of frames and hands it to the writer when
 // the writer is free: control frames first, in order, then DATA and the
-// other stream frames by priority, one frame per stream in turn.
+// other stream frames by priority, one frame per stream in turn. While the
+// writer is busy the batch keeps filling, up to batchTarget, so that the
+// next write carries everything that became ready meanwhile.
 func (s *Session) flush() {
 	l := &s.l
-	if l.writerBusy || l.connClosed || l.writeBroken || s.writeCh == nil {
+	if l.connClosed || l.writeBroken || s.writeCh == nil {
 		return
 	}
-	if l.nCtrl == 0 && (l.nReady == 0 || l.closing) {
+	if (l.nCtrl > 0 || (l.nReady > 0 && !l.closing)) && len(l.pending) < batchTarget {
+		if l.pending == nil {
+			l.pending = pool.Get(256 << 10)[:0]
+		}
+		l.pending = s.appendCtrl(l.pending)
+		if !l.closing {
+			l.pending = s.appendStreams(l.pending)
+		}
+	}
+	if l.writerBusy || l.pending == nil {
 		return
 	}
-	buf := pool.Get(256 << 10)[:0]
-	buf = s.appendCtrl(buf)
-	if !l.closing {
-		buf = s.appendStreams(buf)
-	}
+	buf := l.pending
+	l.pending = nil
 	if len(buf) == 0 {
 		pool.Put(buf)
 		return
@@ -61,6 +69,7 @@ func (s *Session) appendCtrl(buf []byte) []byte {
 		l.ctrl = nil
 	}
 	l.nCtrl = 0
+	l.nCtrlPeer = 0
 	return buf
 }
 
