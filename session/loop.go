@@ -92,8 +92,8 @@ type loopState struct {
 	sendWin        flowctl.Outflow
 	recvWin        flowctl.Inflow
 
-	ctrl    []ctrlItem
-	nCtrl   int
+	ctrl  []ctrlItem
+	nCtrl int
 	// nCtrlPeer counts the queued control frames other than SYN_STREAM.
 	nCtrlPeer int
 	// pending is the batch being built while the writer is busy.
