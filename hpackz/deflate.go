@@ -813,6 +813,15 @@ func (d *deflater) flushBlock() {
 		fixedBits += int(f) * 5
 	}
 
+	// A dynamic block spends at least its fixed header fields, its
+	// extra bits, one bit per token and end of block, and two code-length
+	// symbols: when the fixed code costs no more than that, the dynamic code
+	// cannot win, and building it (the usual case for the tiny blocks of
+	// short header sets) is skipped. The output is the same either way.
+	if fixedBits <= 3+5+5+4+3*4+extra+w.ntok+1+2 {
+		d.flushFixedOrStored(span, fixedBits)
+		return
+	}
 	h.buildLengths(w.litFreq[:], h.lit.lens[:], 15)
 	h.buildLengths(w.distFreq[:], h.dist.lens[:dflNumDist], 15)
 	hlit := dflNumLit
@@ -887,6 +896,38 @@ func (d *deflater) flushBlock() {
 		d.writeTokens(dflFixedLit, nil)
 	}
 
+	w.ntok = 0
+	clear(w.litFreq[:])
+	clear(w.distFreq[:])
+	d.blockStart = d.tokEnd
+}
+
+// flushFixedOrStored ends the block as flushBlock does when the dynamic
+// code is known not to be the smallest.
+func (d *deflater) flushFixedOrStored(span, fixedBits int) {
+	w := d.w
+	pad := int(-(d.nbits + 3) & 7)
+	storedBits := 3 + pad + 32 + 8*span
+	if s := d.stats; s != nil {
+		s.storedBits += storedBits
+		s.fixedBits += fixedBits
+		s.dynamicBits += fixedBits + 1 // not built; known to be larger
+		if storedBits < fixedBits {
+			s.stored++
+		} else {
+			s.fixed++
+		}
+	}
+	if storedBits < fixedBits {
+		d.storedHeader(span)
+		i := int(d.blockStart & dflWinMask)
+		n := min(span, dflWinSize-i)
+		d.out = append(d.out, w.ring[i:i+n]...)
+		d.out = append(d.out, w.ring[:span-n]...)
+	} else {
+		d.writeBits(dflFixed, 3)
+		d.writeTokens(dflFixedLit, nil)
+	}
 	w.ntok = 0
 	clear(w.litFreq[:])
 	clear(w.distFreq[:])
