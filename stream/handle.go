@@ -294,7 +294,9 @@ func (h *Handle) Finish() {
 		s.writeErr = ErrWriteClosed
 	}
 	s.wbuf = nil
-	close(s.done)
+	if s.done != nil {
+		close(s.done)
+	}
 	s.broadcastLocked()
 }
 

@@ -74,8 +74,7 @@ type Stream struct {
 	raddr      net.Addr
 	h          Handle
 	rdl, wdl   deadline
-	wsem       chan struct{} // one writer at a time
-	done       chan struct{} // closed when the session is done with the stream
+	done       chan struct{} // closed when the session is done with the stream; made on demand
 	doneClosed bool
 
 	mu sync.Mutex
@@ -94,6 +93,7 @@ type Stream struct {
 	trailers  []hpackz.Field
 	readShut  bool // Close: discard what arrives
 	notified  bool
+	writing   bool // a Write, Reply or SendHeaders holds the writer slot
 	closed    bool // Close was called
 	finalized bool // the session finished the stream
 
@@ -128,8 +128,6 @@ func New(c Config) (*Stream, *Handle) {
 		sender:     c.Sender,
 		laddr:      c.LocalAddr,
 		raddr:      c.RemoteAddr,
-		wsem:       make(chan struct{}, 1),
-		done:       make(chan struct{}),
 		recvFin:    c.RecvClosed,
 		sendClosed: c.SendClosed,
 		finSent:    c.SendClosed,
@@ -167,7 +165,17 @@ func (s *Stream) RemoteAddr() net.Addr { return s.raddr }
 // Done returns a channel that is closed when the stream has ended on the
 // wire: both sides sent FIN, or it was reset, or the session ended. Data
 // received before may still be waiting to be read.
-func (s *Stream) Done() <-chan struct{} { return s.done }
+func (s *Stream) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = make(chan struct{})
+		if s.doneClosed {
+			close(s.done)
+		}
+	}
+	return s.done
+}
 
 // Headers returns the headers the peer sent when opening the stream
 // (SYN_STREAM) or accepting it (SYN_REPLY), followed by those of HEADERS
@@ -412,35 +420,28 @@ func (s *Stream) writeErrLocked() error {
 // acquireWrite takes the writer slot, which orders concurrent Write,
 // Reply and SendHeaders calls.
 func (s *Stream) acquireWrite() error {
-	select {
-	case s.wsem <- struct{}{}:
-		return nil
-	default:
-	}
 	s.mu.Lock()
-	ch := s.waitLocked()
-	s.mu.Unlock()
-	for {
-		select {
-		case s.wsem <- struct{}{}:
-			return nil
-		case <-s.wdl.wait():
-			return os.ErrDeadlineExceeded
-		case <-ch:
-			s.mu.Lock()
-			err := s.writeErrLocked()
-			ch = s.waitLocked()
+	for s.writing {
+		if err := s.writeErrLocked(); err != nil {
 			s.mu.Unlock()
-			if err != nil {
-				return err
-			}
+			return err
 		}
+		ch := s.waitLocked()
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-s.wdl.wait():
+		}
+		s.mu.Lock()
 	}
+	s.writing = true
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Stream) releaseWrite() {
-	<-s.wsem
 	s.mu.Lock()
+	s.writing = false
 	s.broadcastLocked() // another writer may be waiting for the slot
 	s.mu.Unlock()
 }
