@@ -51,19 +51,12 @@ var hopByHop = map[string]bool{
 // Connection) dropped, names that SPDY reserves or cannot carry skipped.
 // The order is sorted by name so that blocks compress well.
 func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip func(string) bool) []hpackz.Field {
-	var connNamed map[string]bool
-	for _, c := range h["Connection"] {
-		for _, f := range strings.Split(c, ",") {
-			if f = strings.TrimSpace(strings.ToLower(f)); f != "" {
-				if connNamed == nil {
-					connNamed = make(map[string]bool)
-				}
-				connNamed[f] = true
-			}
-		}
-	}
+	connNamed := connectionNamed(h["Connection"])
 	start := len(fields)
 	for k, vv := range h {
+		if len(vv) == 0 {
+			continue // a key without values is not sent (net/http's rule)
+		}
 		name := strings.ToLower(k)
 		if hopByHop[name] || connNamed[name] || !validName(name) || (skip != nil && skip(name)) {
 			continue
@@ -73,16 +66,14 @@ func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip 
 		}
 		vals := make([]string, 0, len(vv))
 		for _, x := range vv {
-			x = strings.Map(dropNUL, x)
-			if x == "" && (len(vv) > 1 || v == session.V2) {
-				continue // SPDY values cannot hold empty segments
+			if x = strings.Map(cleanValue, x); x != "" {
+				vals = append(vals, x) // SPDY values cannot hold empty segments
 			}
-			vals = append(vals, x)
-		}
-		if len(vals) == 0 && (len(vv) > 0 && v == session.V2) {
-			continue
 		}
 		if len(vals) == 0 {
+			if v == session.V2 {
+				continue // SPDY/2 forbids empty values
+			}
 			vals = append(vals, "")
 		}
 		fields = append(fields, hpackz.Field{Name: name, Value: strings.Join(vals, "\x00")})
@@ -111,9 +102,33 @@ func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip 
 // which a plain header may not take.
 var reservedV2 = map[string]bool{"method": true, "url": true, "version": true, "scheme": true, "status": true}
 
-func dropNUL(r rune) rune {
-	if r == 0 {
+// connectionNamed returns the lower-case names listed in Connection
+// headers, which are hop-by-hop too.
+func connectionNamed(conn []string) map[string]bool {
+	var named map[string]bool
+	for _, c := range conn {
+		for _, f := range strings.Split(c, ",") {
+			if f = strings.TrimSpace(strings.ToLower(f)); f != "" {
+				if named == nil {
+					named = make(map[string]bool)
+				}
+				named[f] = true
+			}
+		}
+	}
+	return named
+}
+
+// cleanValue maps the bytes of a header value that cannot be sent: NUL
+// (SPDY's separator) is dropped, and CR and LF become spaces as in
+// net/http, so that a value cannot split a header when an HTTP/1.1 peer
+// gets it later.
+func cleanValue(r rune) rune {
+	switch r {
+	case 0:
 		return -1
+	case '\r', '\n':
+		return ' '
 	}
 	return r
 }
@@ -134,10 +149,18 @@ func validName(name string) bool {
 }
 
 // toHeader adds the fields that are not SPDY's own to h, splitting
-// NUL-joined values.
+// NUL-joined values. Hop-by-hop headers, which SPDY forbids, and those a
+// connection header names are dropped; so is host, which the request
+// carries in its Host (in SPDY/3 a host header is not allowed at all).
 func toHeader(h http.Header, fields []hpackz.Field, n *names) {
+	var connNamed map[string]bool
 	for _, f := range fields {
-		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || f.Name == "host" && n == &namesV2 {
+		if f.Name == "connection" {
+			connNamed = connectionNamed(strings.Split(f.Value, "\x00"))
+		}
+	}
+	for _, f := range fields {
+		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || hopByHop[f.Name] || connNamed[f.Name] {
 			continue
 		}
 		key := textproto.CanonicalMIMEHeaderKey(f.Name)
@@ -258,11 +281,20 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 	get := func(name string) string { x, _ := field(fields, name); return x }
 	method, path, version, scheme := get(n.method), get(n.path), get(n.version), get(n.scheme)
 	host := get(n.host)
+	absolute := false
 	if v == session.V2 {
+		// SPDY/2 requires method, url and version; the host comes from a
+		// full URL if the url is one (it is authoritative then), else from
+		// the host header. The scheme is optional.
 		host = get("host")
-	}
-	if method == "" || path == "" || version == "" || host == "" || scheme == "" {
-		return nil, errBadRequest("missing one of method, path, version, host, scheme")
+		if u, err := url.Parse(path); err == nil && u.Scheme != "" && u.Host != "" && method != http.MethodConnect {
+			host, scheme, absolute = u.Host, u.Scheme, true
+		}
+		if method == "" || path == "" || version == "" || host == "" {
+			return nil, errBadRequest("missing one of method, url, version, host")
+		}
+	} else if method == "" || path == "" || version == "" || host == "" || scheme == "" {
+		return nil, errBadRequest("missing one of :method, :path, :version, :host, :scheme")
 	}
 	if !validMethod(method) {
 		return nil, errBadRequest("invalid method")
@@ -283,11 +315,10 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 	var err error
 	if method == http.MethodConnect {
 		r.URL = &url.URL{Host: path}
-	} else if v == session.V2 && strings.Contains(path, "://") {
+	} else if absolute {
 		if r.URL, err = url.Parse(path); err != nil {
 			return nil, errBadRequest("invalid url")
 		}
-		r.RequestURI = r.URL.RequestURI()
 	} else if r.URL, err = url.ParseRequestURI(path); err != nil {
 		return nil, errBadRequest("invalid path")
 	}
@@ -310,7 +341,6 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 			}
 		}
 	}
-	_ = scheme
 	return r, nil
 }
 
@@ -339,7 +369,7 @@ func parseStatus(fields []hpackz.Field, v session.Version) (code int, status str
 	}
 	digits, _, _ := strings.Cut(st, " ")
 	code, err = strconv.Atoi(digits)
-	if err != nil || code < 100 || code > 999 {
+	if err != nil || len(digits) != 3 || code < 100 || digits[0] == '+' {
 		return 0, "", fmt.Errorf("httpadapter: invalid response status %q", st)
 	}
 	if !strings.Contains(st, " ") {

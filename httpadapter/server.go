@@ -11,10 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spdygo/spdy/framing"
@@ -43,14 +45,17 @@ type Server struct {
 	Logger *slog.Logger
 	// WriteBufferSize is the size of the buffer between a handler's
 	// Writes and the stream, so that small writes make full DATA frames.
-	// Flush empties it. Default 16 KiB.
+	// Flush empties it. A response that fits in it and is complete when
+	// the handler returns gets a Content-Length. Default 16 KiB.
 	WriteBufferSize int
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session.Session]struct{}
-	shutdown  bool
-	wg        sync.WaitGroup
+	mu         sync.Mutex
+	listeners  map[net.Listener]struct{}
+	sessions   map[*session.Session]struct{}
+	shutdown   bool
+	life       context.Context // cancelled by Shutdown and Close
+	cancelLife context.CancelFunc
+	wg         sync.WaitGroup // sessions, connections and handlers in flight
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
@@ -63,9 +68,10 @@ type ServeConnOpts struct {
 	// the Server's configured version.
 	Version session.Version
 	// TLS is the connection's TLS state, given to requests as r.TLS; for a
-	// *tls.Conn it is filled in automatically.
+	// *tls.Conn it is filled in automatically, after the handshake.
 	TLS *tls.ConnectionState
-	// Context is the base context of the session's requests.
+	// Context is the base context of the session's requests (and of the
+	// TLS handshake).
 	Context context.Context
 }
 
@@ -81,19 +87,43 @@ func (s *Server) sessionConfig(v session.Version) *session.Config {
 	return &c
 }
 
+func (s *Server) bufferSize() int {
+	if s.WriteBufferSize > 0 {
+		return s.WriteBufferSize
+	}
+	return 16 << 10
+}
+
+// lifetime returns a context that ends with Shutdown or Close.
+func (s *Server) lifetime() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLifeLocked()
+	return s.life
+}
+
+func (s *Server) initLifeLocked() {
+	if s.life == nil {
+		s.life, s.cancelLife = context.WithCancel(context.Background())
+	}
+}
+
 // ServeConn runs a server session on conn and serves its requests until
-// the session ends. It returns the session's error, nil for a session
-// closed by Shutdown or by the peer's GOAWAY.
+// the session ends. For a *tls.Conn it completes the handshake first. It
+// returns the session's error, nil for a session closed by Shutdown or by
+// the peer's GOAWAY, and ErrServerClosed after Shutdown or Close.
 func (s *Server) ServeConn(conn net.Conn, opts *ServeConnOpts) error {
 	var o ServeConnOpts
 	if opts != nil {
 		o = *opts
 	}
-	if o.TLS == nil {
-		if tc, ok := conn.(*tls.Conn); ok {
-			st := tc.ConnectionState()
-			o.TLS = &st
+	if tc, ok := conn.(*tls.Conn); ok && o.TLS == nil {
+		if err := s.handshake(tc, o.Context); err != nil {
+			conn.Close()
+			return err
 		}
+		st := tc.ConnectionState()
+		o.TLS = &st
 	}
 	sess, err := session.New(conn, session.Server, s.sessionConfig(o.Version))
 	if err != nil {
@@ -103,9 +133,24 @@ func (s *Server) ServeConn(conn net.Conn, opts *ServeConnOpts) error {
 	return s.serveSession(sess, &o)
 }
 
+// handshake completes a TLS handshake, giving up when ctx ends or the
+// server shuts down.
+func (s *Server) handshake(tc *tls.Conn, base context.Context) error {
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, cancel := context.WithCancel(base)
+	defer cancel()
+	stop := context.AfterFunc(s.lifetime(), cancel)
+	defer stop()
+	return tc.HandshakeContext(ctx)
+}
+
 // ServeSession serves the requests of a server session created by the
 // caller (for example after an HTTP/1.1 Upgrade). The session should have
-// Config.ManualReply set, so that replies carry the response headers.
+// Config.ManualReply set, so that replies carry the response headers;
+// without it the response headers follow the automatic empty SYN_REPLY in
+// a HEADERS frame.
 func (s *Server) ServeSession(sess *session.Session) error {
 	return s.serveSession(sess, &ServeConnOpts{})
 }
@@ -129,7 +174,7 @@ func (s *Server) serveSession(sess *session.Session, o *ServeConnOpts) error {
 		if err != nil {
 			break
 		}
-		s.wg.Add(1)
+		s.wg.Add(1) // the session's own count keeps the group above zero
 		go func() {
 			defer s.wg.Done()
 			sc.serveStream(st)
@@ -147,6 +192,7 @@ func (s *Server) serveSession(sess *session.Session, o *ServeConnOpts) error {
 	return err
 }
 
+// track registers a session being served; it fails after Shutdown.
 func (s *Server) track(sess *session.Session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,6 +203,7 @@ func (s *Server) track(sess *session.Session) bool {
 		s.sessions = make(map[*session.Session]struct{})
 	}
 	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
 	return true
 }
 
@@ -164,6 +211,24 @@ func (s *Server) untrack(sess *session.Session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// spawn runs f in a goroutine that Shutdown waits for, unless the server
+// is shutting down.
+func (s *Server) spawn(f func()) bool {
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return false
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // Serve accepts connections on ln and serves each as a SPDY session of
@@ -204,13 +269,15 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
+		ok := s.spawn(func() {
 			if err := s.ServeConn(c, nil); err != nil && s.Logger != nil {
 				s.Logger.Debug("session ended", "remote", c.RemoteAddr(), "err", err)
 			}
-		}()
+		})
+		if !ok {
+			c.Close()
+			return ErrServerClosed
+		}
 	}
 }
 
@@ -233,13 +300,14 @@ func ListenAndServe(addr string, handler http.Handler) error {
 	return (&Server{Addr: addr, Handler: handler}).ListenAndServe()
 }
 
-// Shutdown stops the server gracefully: it closes the listeners, sends
-// GOAWAY on every session, and waits until their streams have finished
-// and the handlers returned, or ctx ends (then it closes what is left and
-// returns ctx's error).
-func (s *Server) Shutdown(ctx context.Context) error {
+// stop marks the server shut down, closes its listeners and returns the
+// sessions it serves.
+func (s *Server) stop() []*session.Session {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.shutdown = true
+	s.initLifeLocked()
+	s.cancelLife()
 	for ln := range s.listeners {
 		ln.Close()
 	}
@@ -247,7 +315,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for sess := range s.sessions {
 		sessions = append(sessions, sess)
 	}
-	s.mu.Unlock()
+	return sessions
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, sends
+// GOAWAY on every session, and waits until their streams have finished
+// and the handlers returned, or ctx ends (then it closes what is left and
+// returns ctx's error).
+func (s *Server) Shutdown(ctx context.Context) error {
+	sessions := s.stop()
 	var wg sync.WaitGroup
 	errc := make(chan error, len(sessions))
 	for _, sess := range sessions {
@@ -277,19 +353,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes the listeners and every session at once.
+// Close closes the listeners and every session at once. Handlers still
+// running see their requests' contexts cancelled.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.shutdown = true
-	for ln := range s.listeners {
-		ln.Close()
-	}
-	sessions := make([]*session.Session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
-	s.mu.Unlock()
-	for _, sess := range sessions {
+	for _, sess := range s.stop() {
 		sess.Close()
 	}
 	return nil
@@ -297,11 +364,12 @@ func (s *Server) Close() error {
 
 // serverConn is one session being served.
 type serverConn struct {
-	srv   *Server
-	sess  *session.Session
-	tls   *tls.ConnectionState
-	base  context.Context
-	names *names
+	srv         *Server
+	sess        *session.Session
+	tls         *tls.ConnectionState
+	base        context.Context
+	names       *names
+	pushRefused atomic.Bool // the client reset a push: push no more
 }
 
 func (sc *serverConn) handler() http.Handler {
@@ -311,9 +379,24 @@ func (sc *serverConn) handler() http.Handler {
 	return http.DefaultServeMux
 }
 
+// pushDisabled reports whether the client takes no pushes: it refused one
+// already, or it allows no streams toward it (MAX_CONCURRENT_STREAMS 0).
+func (sc *serverConn) pushDisabled() bool {
+	if sc.pushRefused.Load() {
+		return true
+	}
+	disabled := false
+	for _, s := range sc.sess.PeerSettings() {
+		if s.ID == framing.SettingMaxConcurrentStreams {
+			disabled = s.Value == 0
+		}
+	}
+	return disabled
+}
+
 // serveStream runs the handler for one stream.
 func (sc *serverConn) serveStream(st *stream.Stream) {
-	if st.AssociatedTo() != 0 && !st.Local() {
+	if st.AssociatedTo() != 0 {
 		st.Reset(framing.StatusRefusedStream) // a client cannot push
 		return
 	}
@@ -322,83 +405,82 @@ func (sc *serverConn) serveStream(st *stream.Stream) {
 		sc.badRequest(st, err)
 		return
 	}
-	sc.run(st, req, nil)
+	scheme := req.URL.Scheme
+	if scheme == "" {
+		scheme = st.Header(sc.names.scheme)
+	}
+	if scheme == "" {
+		scheme = "http"
+		if sc.tls != nil {
+			scheme = "https"
+		}
+	}
+	w := sc.newWriter(req, scheme)
+	w.st.Store(st)
+	sc.run(w)
+}
+
+// newWriter returns the response writer of req, with the context that
+// its handler will see.
+func (sc *serverConn) newWriter(req *http.Request, scheme string) *responseWriter {
+	ctx, cancel := context.WithCancel(sc.base)
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sc.sess.LocalAddr())
+	return &responseWriter{sc: sc, req: req, scheme: scheme, ctx: ctx, cancel: cancel, header: make(http.Header)}
 }
 
 func (sc *serverConn) badRequest(st *stream.Stream, err error) {
 	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
 	body := "400 Bad Request: " + strings.TrimPrefix(err.Error(), "httpadapter: bad request: ") + "\n"
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	if st.Reply(responseFields(http.StatusBadRequest, h, sc.sess.Version()), false) == nil {
 		st.Write([]byte(body))
 	}
 	st.Close()
 }
 
-// run serves req on st; push is set for a pushed response, whose headers
-// go in a SYN_STREAM instead of a SYN_REPLY.
-func (sc *serverConn) run(st *stream.Stream, req *http.Request, push *pushState) {
-	ctx, cancel := context.WithCancel(sc.base)
-	defer cancel()
-	if st != nil {
-		go func() {
-			select {
-			case <-st.Done():
-				if !sc.streamFinishedCleanly(st) {
-					cancel()
-				}
-			case <-ctx.Done():
-			}
-		}()
-	}
+// run serves the request of w (a stream's, or a push's, whose stream is
+// opened when its headers are ready) with the handler.
+func (sc *serverConn) run(w *responseWriter) {
+	ctx := w.ctx
+	defer w.cancel()
+	req := w.req
 	req.RemoteAddr = sc.sess.RemoteAddr().String()
 	req.TLS = sc.tls
-	if req.URL.Scheme == "" {
-		if sc.tls != nil {
-			req.URL.Scheme = "https"
-		} else {
-			req.URL.Scheme = "http"
-		}
+	var started <-chan struct{}
+	if w.push != nil {
+		started = w.push.started
 	}
-	if req.URL.Host == "" {
-		req.URL.Host = req.Host
-	}
-	rw := &responseWriter{sc: sc, st: st, req: req, header: make(http.Header), push: push}
-	if push == nil {
-		body := &requestBody{st: st, remaining: req.ContentLength}
-		if fin := streamRecvDone(st); fin {
+	if st := w.st.Load(); st != nil && w.push == nil {
+		// A request that came with FIN has no body; one with a body, or a
+		// content-length to check, reads the stream.
+		if streamRecvDone(st) && req.ContentLength <= 0 {
 			req.Body = http.NoBody
-			if req.ContentLength < 0 {
-				req.ContentLength = 0
-			}
+			req.ContentLength = 0
 		} else {
-			req.Body = body
+			w.body = &requestBody{st: st, remaining: req.ContentLength, names: sc.names}
+			req.Body = w.body
 		}
-		rw.body = body
 	} else {
 		req.Body = http.NoBody
 	}
 	req = req.WithContext(ctx)
-	rw.req = req
+	w.req = req
+	if w.body != nil {
+		w.body.req = req
+	}
+	go w.watch(ctx, started)
 	defer func() {
 		if p := recover(); p != nil {
 			if p != http.ErrAbortHandler && sc.srv.Logger != nil {
 				sc.srv.Logger.Error("handler panic", "path", req.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			}
-			rw.abort()
+			w.abort()
 			return
 		}
-		rw.finish()
+		w.finish()
 	}()
-	sc.handler().ServeHTTP(rw, req)
-}
-
-// streamFinishedCleanly reports whether st ended without a reset, after
-// which the request context need not be cancelled early.
-func (sc *serverConn) streamFinishedCleanly(st *stream.Stream) bool {
-	_, err := st.Read(nil)
-	var re *stream.ResetError
-	return !errors.As(err, &re) && sc.sess.Err() == nil
+	sc.handler().ServeHTTP(w, req)
 }
 
 // streamRecvDone reports whether the client sent FIN with its SYN_STREAM
@@ -409,48 +491,98 @@ func streamRecvDone(st *stream.Stream) bool {
 }
 
 // requestBody is the body of a request: the stream's DATA, checked
-// against content-length.
+// against content-length, then the trailers.
 type requestBody struct {
 	st        *stream.Stream
-	remaining int64 // -1 when unknown
-	read      int64
-	eof       bool
-	err       error
-	mu        sync.Mutex
+	req       *http.Request // whose Trailer is filled at the end
+	names     *names
+	remaining int64 // content-length, -1 when unknown
+
+	mu     sync.Mutex
+	read   int64
+	err    error // sticky: the end of the body or why it failed
+	closed bool
 }
+
+// errBodyTooLong is the error of a request body longer than its
+// content-length.
+var errBodyTooLong = errors.New("httpadapter: request body longer than its content-length")
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	if b.closed {
+		b.mu.Unlock()
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if b.err != nil {
-		return 0, b.err
+		err := b.err
+		b.mu.Unlock()
+		return 0, err
+	}
+	b.mu.Unlock()
+	if b.remaining >= 0 && len(p) > 0 {
+		// Read one byte beyond the rest, to see the excess if any.
+		b.mu.Lock()
+		rest := b.remaining - b.read + 1
+		b.mu.Unlock()
+		if int64(len(p)) > rest {
+			p = p[:rest]
+		}
 	}
 	n, err := b.st.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
 	b.read += int64(n)
 	if b.remaining >= 0 && b.read > b.remaining {
-		b.err = errors.New("httpadapter: request body longer than its content-length")
+		b.err = errBodyTooLong
 		b.st.Reset(framing.StatusProtocolError)
-		return n, b.err
+		return n - int(b.read-b.remaining), b.err
 	}
-	if err == io.EOF {
-		b.eof = true
+	switch {
+	case err == io.EOF:
 		if b.remaining >= 0 && b.read < b.remaining {
 			b.err = io.ErrUnexpectedEOF
 			return n, b.err
 		}
 		b.err = io.EOF
-	} else if err != nil {
+		b.fillTrailers()
+		return n, io.EOF
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return n, err // a later deadline lets reading go on
+	case err != nil:
 		b.err = fmt.Errorf("httpadapter: request body: %w", err)
 		return n, b.err
 	}
-	return n, err
+	return n, nil
 }
 
+// fillTrailers sets the request's Trailer from the HEADERS that followed
+// the body.
+func (b *requestBody) fillTrailers() {
+	tr := b.st.Trailers()
+	if len(tr) == 0 || b.req == nil {
+		return
+	}
+	if b.req.Trailer == nil {
+		b.req.Trailer = make(http.Header)
+	}
+	toHeader(b.req.Trailer, tr, b.names)
+}
+
+// Close ends reading: later Reads fail and a blocked one returns. The
+// data the client still sends is discarded when the response ends.
 func (b *requestBody) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
 	if b.err == nil {
-		b.err = errors.New("httpadapter: read of closed request body")
+		b.st.SetReadDeadline(time.Unix(1, 0)) // wake a blocked Read
 	}
 	return nil
 }
@@ -461,29 +593,49 @@ type pushState struct {
 	parent   framing.StreamID
 	fields   []hpackz.Field // :scheme, :host, :path, :method
 	priority uint8
-	started  chan error // receives the outcome of opening the stream
+	result   chan error    // the outcome of opening the stream (buffered)
+	started  chan struct{} // closed once the stream is open
 }
 
 // responseWriter is the http.ResponseWriter of one stream.
 type responseWriter struct {
-	sc          *serverConn
-	st          *stream.Stream
-	req         *http.Request
-	body        *requestBody
-	header      http.Header
-	push        *pushState
+	sc     *serverConn
+	req    *http.Request
+	body   *requestBody
+	header http.Header // the handler's, live
+	scheme string      // of the request, for pushes
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	st          atomic.Pointer[stream.Stream]
+	handlerDone atomic.Bool // the handler returned or panicked
+
+	// Push bookkeeping: the response this push belongs to, and the
+	// pushes of this response, reset if the client resets this one.
+	parent   *responseWriter
+	isPush   bool
+	gone     atomic.Bool // the parent was reset: this push must stop
+	pushMu   sync.Mutex
+	children map[*responseWriter]struct{}
+	stopped  bool // no more pushes (reset, session ended)
+
+	dlMu sync.Mutex
+	wdl  time.Time // write deadline, for a push whose stream is not open yet
+
+	mu          sync.Mutex // guards the fields below; held across stream writes
+	push        *pushState // until the pushed stream is open
 	bw          *bufio.Writer
+	hdr         http.Header // snapshot of header at WriteHeader
 	code        int
 	wroteHeader bool
 	sentHeader  bool
-	noBody      bool
+	isHead      bool
+	bodyAllowed bool
 	written     int64
 	declaredCL  int64
-	trailers    []string
-	sniff       []byte // the first bytes written, to sniff the content type
+	trailers    []string // declared with the Trailer header
+	sniff       []byte   // the first bytes written, to sniff the content type
 	err         error
-	finished    bool
-	mu          sync.Mutex
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -491,11 +643,14 @@ func (w *responseWriter) Header() http.Header { return w.header }
 func (w *responseWriter) WriteHeader(code int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.handlerDone.Load() {
+		return
+	}
 	w.writeHeaderLocked(code)
 }
 
 func (w *responseWriter) writeHeaderLocked(code int) {
-	if w.wroteHeader || w.finished {
+	if w.wroteHeader {
 		return
 	}
 	if code < 100 || code > 999 {
@@ -506,14 +661,18 @@ func (w *responseWriter) writeHeaderLocked(code int) {
 	}
 	w.wroteHeader = true
 	w.code = code
-	w.noBody = w.req.Method == http.MethodHead || code == http.StatusNoContent || code == http.StatusNotModified
+	w.hdr = w.header.Clone()
+	w.isHead = w.req.Method == http.MethodHead
+	w.bodyAllowed = code != http.StatusNoContent && code != http.StatusNotModified
 	w.declaredCL = -1
-	if cl := w.header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+	if cl := w.hdr.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64); err == nil && n >= 0 {
 			w.declaredCL = n
+		} else {
+			delete(w.hdr, "Content-Length") // as net/http: an invalid one is not sent
 		}
 	}
-	for _, k := range w.header.Values("Trailer") {
+	for _, k := range w.hdr.Values("Trailer") {
 		for _, t := range strings.Split(k, ",") {
 			if t = strings.TrimSpace(t); t != "" {
 				w.trailers = append(w.trailers, http.CanonicalHeaderKey(t))
@@ -532,83 +691,105 @@ func (w *responseWriter) sendHeaderLocked(fin bool) error {
 	if !w.wroteHeader {
 		w.writeHeaderLocked(http.StatusOK)
 	}
-	if w.header.Get("Content-Type") == "" && !w.noBody && w.bw != nil && w.bw.Buffered() > 0 {
+	if _, ok := w.hdr["Content-Type"]; !ok && w.bodyAllowed && len(w.sniff) > 0 {
 		// Sniff like net/http from what the handler wrote first.
-		w.header.Set("Content-Type", http.DetectContentType(w.peekBuffered()))
+		w.hdr.Set("Content-Type", http.DetectContentType(w.sniff))
 	}
-	if w.header.Get("Date") == "" {
-		w.header.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	w.sniff = nil
+	if _, ok := w.hdr["Date"]; !ok {
+		w.hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
-	if fin && !w.noBody && w.header.Get("Content-Length") == "" && len(w.trailers) == 0 && w.code != http.StatusNoContent && w.code != http.StatusNotModified {
-		w.header.Set("Content-Length", "0")
+	if fin && w.bodyAllowed && !w.isHead && !w.hasTrailers() {
+		if _, ok := w.hdr["Content-Length"]; !ok {
+			w.hdr.Set("Content-Length", "0")
+		}
 	}
 	v := w.sc.sess.Version()
-	fields := responseFields(w.code, w.header, v)
-	if w.push != nil {
-		all := append(append([]hpackz.Field(nil), w.push.fields...), fields...)
-		st, err := w.sc.sess.Push(context.Background(), w.push.parent, dedupe(all), w.push.priority)
-		w.push.started <- err
+	fields := responseFields(w.code, w.hdr, v)
+	if ps := w.push; ps != nil {
 		w.push = nil
+		err := errPushGone
+		var st *stream.Stream
+		if !w.gone.Load() {
+			all := append(append([]hpackz.Field(nil), ps.fields...), fields...)
+			st, err = w.sc.sess.Push(w.req.Context(), ps.parent, dedupe(all), ps.priority)
+		}
+		ps.result <- err
 		if err != nil {
 			w.err = err
 			return err
 		}
-		w.st = st
+		w.dlMu.Lock()
+		w.st.Store(st)
+		dl := w.wdl
+		w.dlMu.Unlock()
+		if !dl.IsZero() {
+			st.SetWriteDeadline(dl)
+		}
+		close(ps.started)
+		if w.gone.Load() {
+			st.Reset(framing.StatusCancel) // the parent was reset meanwhile
+		}
 		if fin {
 			st.CloseWrite()
 		}
 		return nil
 	}
-	if err := w.st.Reply(fields, fin); err != nil {
+	st := w.st.Load()
+	err := st.Reply(fields, fin)
+	if errors.Is(err, stream.ErrReplyNotAllowed) {
+		// The session replied already (no ManualReply): the headers go in
+		// a HEADERS frame.
+		err = st.SendHeaders(fields, fin)
+	}
+	if err != nil {
 		w.err = err
 		return err
 	}
 	return nil
 }
 
-// peekBuffered returns the first bytes written, up to 512.
-func (w *responseWriter) peekBuffered() []byte { return w.sniff }
+// errPushGone is the error of a push whose request was reset.
+var errPushGone = errors.New("httpadapter: the pushing request was reset")
 
 func (w *responseWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.finished {
+	if w.handlerDone.Load() {
 		return 0, errors.New("httpadapter: write after handler returned")
 	}
 	if !w.wroteHeader {
 		w.writeHeaderLocked(http.StatusOK)
 	}
-	if w.noBody {
-		if w.req.Method == http.MethodHead {
-			return len(p), nil
-		}
+	if !w.bodyAllowed {
 		return 0, http.ErrBodyNotAllowed
 	}
 	if w.declaredCL >= 0 && w.written+int64(len(p)) > w.declaredCL {
 		return 0, http.ErrContentLength
 	}
-	if w.err != nil {
-		return 0, w.err
-	}
 	if !w.sentHeader && len(w.sniff) < 512 {
 		w.sniff = append(w.sniff, p[:min(len(p), 512-len(w.sniff))]...)
 	}
+	if w.isHead {
+		w.written += int64(len(p))
+		return len(p), nil // HEAD: counted, not sent
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
 	if w.bw == nil {
-		size := w.sc.srv.WriteBufferSize
-		if size <= 0 {
-			size = 16 << 10
-		}
-		w.bw = bufio.NewWriterSize(writerFunc(w.writeStream), size)
+		w.bw = bufio.NewWriterSize(writerFunc(w.writeStream), w.sc.srv.bufferSize())
 	}
 	if !w.sentHeader && w.bw.Available() < len(p) {
 		// The first bytes fill the buffer before the headers go, so
 		// that the content type can be sniffed.
 		n, _ := w.bw.Write(p[:w.bw.Available()])
+		w.written += int64(n)
 		if err := w.sendHeaderLocked(false); err != nil {
 			return n, err
 		}
 		m, err := w.bw.Write(p[n:])
-		w.written += int64(n + m)
+		w.written += int64(m)
 		return n + m, w.wrapErr(err)
 	}
 	n, err := w.bw.Write(p)
@@ -624,10 +805,14 @@ func (w *responseWriter) writeStream(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if w.st == nil {
-		return 0, w.err
+	st := w.st.Load()
+	if st == nil {
+		if w.err != nil {
+			return 0, w.err
+		}
+		return 0, errPushGone
 	}
-	return w.st.Write(p)
+	return st.Write(p)
 }
 
 func (w *responseWriter) wrapErr(err error) error {
@@ -648,7 +833,7 @@ func (w *responseWriter) Flush() { w.FlushError() }
 func (w *responseWriter) FlushError() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.finished {
+	if w.handlerDone.Load() {
 		return nil
 	}
 	if err := w.sendHeaderLocked(false); err != nil {
@@ -661,7 +846,8 @@ func (w *responseWriter) FlushError() error {
 }
 
 // SetReadDeadline sets the deadline for reading the request body, for
-// http.ResponseController.
+// http.ResponseController. A Read past it fails with an error matching
+// os.ErrDeadlineExceeded; a later deadline lets reading go on.
 func (w *responseWriter) SetReadDeadline(t time.Time) error {
 	if w.body == nil {
 		return nil
@@ -670,11 +856,14 @@ func (w *responseWriter) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline sets the deadline for writing the response, for
-// http.ResponseController.
+// http.ResponseController. A Write past it fails with an error matching
+// os.ErrDeadlineExceeded, and the response is then reset when the handler
+// returns, since its body is incomplete.
 func (w *responseWriter) SetWriteDeadline(t time.Time) error {
-	w.mu.Lock()
-	st := w.st
-	w.mu.Unlock()
+	w.dlMu.Lock()
+	w.wdl = t
+	st := w.st.Load()
+	w.dlMu.Unlock()
 	if st == nil {
 		return nil
 	}
@@ -686,20 +875,27 @@ func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 func (w *responseWriter) EnableFullDuplex() error { return nil }
 
 // Push pushes the resource target (an absolute path, or a URL of this
-// origin) to the client: the handler runs for a GET of it, and its
-// response goes out on a new stream associated to this one. Push returns
-// once the pushed stream is announced, so that the pushing response can
-// refer to it. It returns http.ErrNotSupported on a pushed response and
-// when the client refuses pushes.
+// origin) to the client: the handler runs for a GET (or HEAD) of it, with
+// the request's headers and opts.Header, and its response goes out on a
+// new stream associated to this one, the request and response headers
+// together in its SYN_STREAM. Push returns once the pushed response's
+// headers are sent, so that the pushing response can refer to it.
+//
+// It returns http.ErrNotSupported on a pushed response, and when the
+// client takes no pushes: it allows no streams toward it
+// (MAX_CONCURRENT_STREAMS 0), or it refused an earlier push of the session
+// (RST_STREAM CANCEL or REFUSED_STREAM), which is taken to mean that it
+// refuses pushes.
 func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
-	if w.push != nil || w.st == nil || w.st.Local() {
+	st := w.st.Load()
+	if w.isPush || st == nil || st.Local() {
 		return http.ErrNotSupported
 	}
-	w.mu.Lock()
-	finished := w.finished
-	w.mu.Unlock()
-	if finished {
+	if w.handlerDone.Load() {
 		return errors.New("httpadapter: push after handler returned")
+	}
+	if w.sc.pushDisabled() {
+		return http.ErrNotSupported
 	}
 	if opts == nil {
 		opts = &http.PushOptions{}
@@ -715,14 +911,17 @@ func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
 	if err != nil {
 		return fmt.Errorf("httpadapter: push target: %w", err)
 	}
-	if u.Scheme == "" {
-		if !strings.HasPrefix(target, "/") {
+	if u.Scheme == "" && u.Host == "" {
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
 			return errors.New("httpadapter: push target must be an absolute path or URL")
 		}
-		u.Scheme = w.req.URL.Scheme
+		u.Scheme = w.scheme
 		u.Host = w.req.Host
-	} else if u.Host != w.req.Host {
+	} else if u.Scheme != w.scheme || u.Host != w.req.Host {
 		return errors.New("httpadapter: push target is not of the request's origin")
+	}
+	if u.Path == "" {
+		u.Path = "/"
 	}
 	v := w.sc.sess.Version()
 	n := namesFor(v)
@@ -739,7 +938,7 @@ func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
 	}
 	preq := &http.Request{
 		Method:     method,
-		URL:        &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery},
+		URL:        &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery},
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
@@ -748,22 +947,48 @@ func (w *responseWriter) Push(target string, opts *http.PushOptions) error {
 		RequestURI: path,
 	}
 	for k, vv := range w.req.Header { // a push inherits the request's headers
-		if k != "Content-Length" && k != "Content-Type" {
+		switch k {
+		case "Content-Length", "Content-Type", "Trailer", "Expect", "Content-Encoding":
+		default:
 			preq.Header[k] = vv
 		}
 	}
 	for k, vv := range opts.Header {
 		preq.Header[k] = vv
 	}
-	ps := &pushState{parent: w.st.ID(), fields: fields, priority: min(w.st.Priority()+1, maxPriority(v)), started: make(chan error, 1)}
-	go w.sc.run(nil, preq, ps)
-	if err := <-ps.started; err != nil {
+	ps := &pushState{
+		parent:   st.ID(),
+		fields:   fields,
+		priority: min(st.Priority()+1, maxPriority(v)),
+		result:   make(chan error, 1),
+		started:  make(chan struct{}),
+	}
+	child := w.sc.newWriter(preq, u.Scheme)
+	child.parent, child.isPush, child.push = w, true, ps
+	w.pushMu.Lock()
+	if w.stopped {
+		w.pushMu.Unlock()
+		return errPushGone
+	}
+	if w.children == nil {
+		w.children = make(map[*responseWriter]struct{})
+	}
+	w.children[child] = struct{}{}
+	w.pushMu.Unlock()
+	w.sc.srv.wg.Add(1) // this handler's count keeps the group above zero
+	go func() {
+		defer w.sc.srv.wg.Done()
+		w.sc.run(child)
+	}()
+	select {
+	case err := <-ps.result:
 		if errors.Is(err, session.ErrPushNotAllowed) {
 			return http.ErrNotSupported
 		}
 		return err
+	case <-w.req.Context().Done():
+		return w.req.Context().Err()
 	}
-	return nil
 }
 
 func maxPriority(v session.Version) uint8 {
@@ -773,64 +998,168 @@ func maxPriority(v session.Version) uint8 {
 	return 7
 }
 
+// watch cancels the request's context when its stream ends before the
+// handler returned (a reset, or the end of the session), and stops the
+// pushes of a reset request. It returns when ctx ends.
+// started is closed when the stream of a push opens.
+func (w *responseWriter) watch(ctx context.Context, started <-chan struct{}) {
+	var stDone <-chan struct{}
+	if st := w.st.Load(); st != nil {
+		stDone = st.Done()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.sc.sess.Done():
+			w.streamEnded()
+			return
+		case <-started:
+			started = nil
+			stDone = w.st.Load().Done()
+		case <-stDone:
+			w.streamEnded()
+			return
+		}
+	}
+}
+
+// streamEnded handles the end of the stream (or session) while the
+// handler may still run.
+func (w *responseWriter) streamEnded() {
+	if w.handlerDone.Load() {
+		return
+	}
+	if st := w.st.Load(); st != nil && w.isPush {
+		// A write of nothing reports why the stream ended.
+		_, err := st.Write(nil)
+		var re *stream.ResetError
+		if errors.As(err, &re) && re.Remote && (re.Status == framing.StatusCancel || re.Status == framing.StatusRefusedStream) {
+			w.sc.pushRefused.Store(true)
+		}
+	}
+	w.cancel()
+	w.stopPushes()
+}
+
+// stopPushes refuses new pushes of w and stops those in progress.
+func (w *responseWriter) stopPushes() {
+	w.pushMu.Lock()
+	w.stopped = true
+	children := make([]*responseWriter, 0, len(w.children))
+	for c := range w.children {
+		children = append(children, c)
+	}
+	w.pushMu.Unlock()
+	for _, c := range children {
+		c.gone.Store(true)
+		c.cancel()
+		if st := c.st.Load(); st != nil {
+			st.Reset(framing.StatusCancel)
+		}
+	}
+}
+
+// detach removes a finished push from its parent.
+func (w *responseWriter) detach() {
+	if p := w.parent; p != nil {
+		p.pushMu.Lock()
+		delete(p.children, w)
+		p.pushMu.Unlock()
+	}
+}
+
 // finish completes the response after the handler returned.
 func (w *responseWriter) finish() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.finished {
+	if w.handlerDone.Swap(true) {
 		return
 	}
-	if w.push != nil && !w.sentHeader {
-		// A pushed handler that wrote nothing: announce it now.
-		if w.bw == nil || w.bw.Buffered() == 0 {
-			if err := w.sendHeaderLocked(true); err != nil || w.st == nil {
-				w.finished = true
-				return
+	defer w.detach()
+	if !w.wroteHeader {
+		w.writeHeaderLocked(http.StatusOK)
+	}
+	if !w.sentHeader {
+		buffered := 0
+		if w.bw != nil {
+			buffered = w.bw.Buffered()
+		}
+		trailers := w.hasTrailers()
+		if trailers && buffered == 0 {
+			// A HEADERS frame that follows the reply without DATA between
+			// extends the headers, so the client could not tell trailers
+			// of an empty body from headers: they go with the headers.
+			for k, vv := range w.trailerHeader() {
+				w.hdr[k] = vv
 			}
-			w.finished = true
-			w.st.Close()
+			trailers = false
+		}
+		if _, ok := w.hdr["Content-Length"]; !ok && !trailers && w.bodyAllowed {
+			// The whole body is known: announce its length.
+			if w.isHead && w.written > 0 && w.written <= int64(w.sc.srv.bufferSize()) {
+				w.hdr.Set("Content-Length", strconv.FormatInt(w.written, 10))
+			} else if buffered > 0 {
+				w.hdr.Set("Content-Length", strconv.Itoa(buffered))
+			}
+		}
+		fin := buffered == 0 && !trailers
+		if err := w.sendHeaderLocked(fin); err != nil {
+			w.failStream()
+			return
+		}
+		if fin {
+			w.closeStream()
 			return
 		}
 	}
-	w.finished = true
-	hasBody := w.bw != nil && (w.bw.Buffered() > 0 || w.sentHeader)
-	if !w.sentHeader {
-		if w.bw != nil && w.bw.Buffered() > 0 && w.header.Get("Content-Length") == "" && len(w.trailers) == 0 {
-			w.header.Set("Content-Length", strconv.Itoa(w.bw.Buffered()))
-		}
-		if err := w.sendHeaderLocked(!hasBody && len(w.trailers) == 0 && !w.hasTrailerPrefix()); err != nil {
-			w.closeStream()
-			return
-		}
-		if !hasBody && len(w.trailers) == 0 && !w.hasTrailerPrefix() {
-			w.closeStream()
-			return
-		}
+	if w.err != nil {
+		// A write failed (a deadline, a reset): the body is incomplete.
+		w.failStream()
+		return
 	}
 	if w.bw != nil {
 		if err := w.bw.Flush(); err != nil {
-			w.closeStream()
+			w.failStream()
 			return
 		}
 	}
-	if w.st == nil {
+	st := w.st.Load()
+	if st == nil {
 		return
 	}
-	if w.declaredCL >= 0 && w.written < w.declaredCL && !w.noBody {
+	if w.declaredCL >= 0 && w.written < w.declaredCL && w.bodyAllowed && !w.isHead {
 		// The handler wrote less than it announced: the response is
 		// truncated, which the client must see as an error.
-		w.st.Reset(framing.StatusInternalError)
+		w.failStream()
 		return
 	}
 	if tr := w.trailerHeader(); len(tr) > 0 {
-		w.st.SendHeaders(trailerFields(tr, w.sc.sess.Version()), true)
-	} else {
-		w.st.CloseWrite()
+		if err := st.SendHeaders(trailerFields(tr, w.sc.sess.Version()), true); err != nil {
+			w.failStream()
+			return
+		}
+	} else if err := st.CloseWrite(); err != nil {
+		w.failStream()
+		return
 	}
 	w.closeStream()
 }
 
-func (w *responseWriter) hasTrailerPrefix() bool {
+// failStream resets a response that cannot be completed, so that the
+// client never takes it for a whole one.
+func (w *responseWriter) failStream() {
+	if st := w.st.Load(); st != nil {
+		st.Reset(framing.StatusInternalError)
+	}
+}
+
+// hasTrailers reports whether the response has trailers: declared with the
+// Trailer header, or set with http.TrailerPrefix.
+func (w *responseWriter) hasTrailers() bool {
+	if len(w.trailers) > 0 {
+		return true
+	}
 	for k := range w.header {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			return true
@@ -850,7 +1179,8 @@ func (w *responseWriter) trailerHeader() http.Header {
 		if tr == nil {
 			tr = make(http.Header)
 		}
-		tr[http.CanonicalHeaderKey(k)] = vv
+		k = http.CanonicalHeaderKey(k)
+		tr[k] = append(tr[k], vv...)
 	}
 	for _, k := range w.trailers {
 		add(k, w.header[k])
@@ -866,8 +1196,8 @@ func (w *responseWriter) trailerHeader() http.Header {
 // closeStream releases the stream: a request body the handler did not
 // read makes Close tell the client to stop sending.
 func (w *responseWriter) closeStream() {
-	if w.st != nil {
-		w.st.Close()
+	if st := w.st.Load(); st != nil {
+		st.Close()
 	}
 }
 
@@ -875,14 +1205,15 @@ func (w *responseWriter) closeStream() {
 func (w *responseWriter) abort() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.finished = true
-	if w.push != nil {
-		w.push.started <- errors.New("httpadapter: pushed handler panicked")
+	w.handlerDone.Store(true)
+	defer w.detach()
+	if ps := w.push; ps != nil {
 		w.push = nil
+		ps.result <- errors.New("httpadapter: pushed handler panicked")
 		return
 	}
-	if w.st != nil {
-		w.st.Reset(framing.StatusInternalError)
+	if st := w.st.Load(); st != nil {
+		st.Reset(framing.StatusInternalError)
 	}
 }
 
