@@ -324,12 +324,19 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 	}
 	toHeader(r.Header, fields, n)
 	r.ContentLength = -1
-	if cl := r.Header.Get("Content-Length"); cl != "" {
-		n, err := strconv.ParseInt(cl, 10, 64)
-		if err != nil || n < 0 {
+	if cls := r.Header["Content-Length"]; len(cls) > 0 {
+		cl := strings.TrimSpace(cls[0])
+		for _, other := range cls[1:] {
+			if strings.TrimSpace(other) != cl {
+				return nil, errBadRequest("conflicting content-lengths")
+			}
+		}
+		r.Header["Content-Length"] = cls[:1]
+		n, err := strconv.ParseUint(cl, 10, 63) // no sign, as in net/http
+		if err != nil {
 			return nil, errBadRequest("invalid content-length")
 		}
-		r.ContentLength = n
+		r.ContentLength = int64(n)
 	}
 	if tr := r.Header.Values("Trailer"); len(tr) > 0 {
 		r.Trailer = make(http.Header)
