@@ -1698,3 +1698,122 @@ func TestConcurrentRequests(t *testing.T) {
 		}
 	})
 }
+
+func TestBodyCloseUnblocksRead(t *testing.T) {
+	forVersions(t, versions, func(t *testing.T, v session.Version) {
+		readErr := make(chan error, 1)
+		reading := make(chan struct{})
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			go func() {
+				close(reading)
+				_, err := r.Body.Read(make([]byte, 10))
+				readErr <- err
+			}()
+			<-reading
+			r.Body.Close()
+			var err error
+			select {
+			case err = <-readErr:
+			case <-time.After(waitLimit):
+				err = errors.New("the blocked Read did not return")
+			}
+			if _, err2 := r.Body.Read(make([]byte, 1)); err2 == nil {
+				err = errors.New("a Read after Close succeeded")
+			}
+			if err == nil {
+				err = errors.New("no error")
+			}
+			io.WriteString(w, err.Error())
+		})
+		ts := startServer(t, v, h, nil)
+		st := ts.open(request{method: "POST", open: true}) // sends nothing
+		resp := ts.read(st).must(t, 200)
+		if string(resp.body) != http.ErrBodyReadAfterClose.Error() {
+			t.Errorf("Read after Close: %q", resp.body)
+		}
+	})
+}
+
+func TestUnreadUploadEndsCleanly(t *testing.T) {
+	forVersions(t, flowVersions, func(t *testing.T, v session.Version) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "too big", http.StatusRequestEntityTooLarge) // the body is never read
+		})
+		ts := startServer(t, v, h, nil)
+		st := ts.open(request{method: "POST", open: true})
+		writeErr := make(chan error, 1)
+		go func() {
+			_, err := st.Write(make([]byte, 4<<20)) // far beyond the window
+			writeErr <- err
+		}()
+		fields, err := st.WaitHeaders(limitCtx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := parseStatus(fields, v); code != 413 {
+			t.Fatalf("status %d", code)
+		}
+		body, err := io.ReadAll(st)
+		if err != nil || string(body) != "too big\n" {
+			t.Fatalf("body %q, %v: the response must arrive whole", body, err)
+		}
+		var re *stream.ResetError
+		if err := recv(t, writeErr, "the upload"); !errors.As(err, &re) || re.Status != framing.StatusCancel {
+			t.Fatalf("upload ended with %v, want the server's CANCEL", err)
+		}
+		st.Close()
+	})
+}
+
+type ctxKey struct{}
+
+func TestBaseContext(t *testing.T) {
+	seen := make(chan any, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen <- r.Context().Value(ctxKey{}) })
+	ts := startServer(t, session.V31, h, &serverOpts{server: func(s *Server) {
+		s.BaseContext = func(*session.Session) context.Context {
+			return context.WithValue(context.Background(), ctxKey{}, "base")
+		}
+	}})
+	ts.do(request{}).must(t, 200)
+	if got := recv(t, seen, "the handler"); got != "base" {
+		t.Fatalf("context value %v", got)
+	}
+}
+
+func TestWriteHeaderRules(t *testing.T) {
+	forVersions(t, versions, func(t *testing.T, v session.Version) {
+		late := make(chan error, 1)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints) // informational: not sent over SPDY
+			w.WriteHeader(http.StatusCreated)
+			w.WriteHeader(http.StatusTeapot) // superfluous: ignored
+			io.WriteString(w, "x")
+			if _, ok := w.(http.Hijacker); ok {
+				io.WriteString(w, " hijackable")
+			}
+			go func() {
+				<-r.Context().Done()
+				_, err := w.Write([]byte("after"))
+				late <- err
+			}()
+		})
+		ts := startServer(t, v, h, nil)
+		resp := ts.do(request{}).must(t, 201)
+		if string(resp.body) != "x" {
+			t.Errorf("body %q", resp.body)
+		}
+		if err := recv(t, late, "a write after the handler returned"); err == nil {
+			t.Error("a write after the handler returned succeeded")
+		}
+	})
+}
+
+func TestInvalidWriteHeaderCodeResets(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(42) })
+	ts := startServer(t, session.V31, h, nil)
+	var re *stream.ResetError
+	if resp := ts.do(request{}); !errors.As(resp.err, &re) || re.Status != framing.StatusInternalError {
+		t.Fatalf("WriteHeader(42): %v, want INTERNAL_ERROR", resp.err)
+	}
+}
