@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/session"
@@ -466,5 +465,3 @@ func TestSniffedSessionV31Flow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-var _ = framing.FrameSettings
