@@ -75,7 +75,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); needs -tls-key")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `file` (PEM); needs -tls-cert")
 	fs.BoolVar(&o.selfSigned, "tls-self-signed", false, "serve TLS with a certificate for 127.0.0.1 and localhost generated at start (kept in memory only)")
-	fs.StringVar(&o.proto, "proto", "auto", "SPDY version of plain connections: auto (read from the first frame), spdy/3.1, spdy/3 or spdy/2")
+	fs.StringVar(&o.proto, "proto", "auto", "SPDY `version`: auto, spdy/3.1, spdy/3 or spdy/2. On a plain port, auto reads it from each connection's first frames and a version pins it; with TLS, auto offers all three by ALPN and a version offers only that one")
 	fs.BoolVar(&o.push, "push", false, "with an HTML page, push the same-origin assets it links to (<link href>, <script src>, <img src>)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long a graceful shutdown waits for requests in flight")
 	fs.BoolVar(&o.quiet, "q", false, "do not log requests")
@@ -186,10 +186,14 @@ func main() {
 // describe returns what a server with o speaks, for the start-up log line.
 func (o *options) describe() string {
 	if o.tls() {
-		return "TLS with spdy/3.1, spdy/3, spdy/2, h2 and http/1.1 by ALPN"
+		spdy := "spdy/3.1, spdy/3, spdy/2"
+		if o.proto != "auto" {
+			spdy = o.proto
+		}
+		return "TLS with " + spdy + ", h2 and http/1.1 by ALPN"
 	}
 	if o.proto == "auto" {
-		return "plain TCP with SPDY (version read from the first frame) and HTTP/1.1"
+		return "plain TCP with SPDY (version read from the first frames) and HTTP/1.1 (and Upgrade: SPDY/3.1)"
 	}
-	return "plain TCP with " + o.proto + " and HTTP/1.1"
+	return "plain TCP with " + o.proto + " and HTTP/1.1 (and Upgrade: SPDY/3.1)"
 }

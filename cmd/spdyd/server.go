@@ -8,10 +8,12 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/spdygo/spdy/httpadapter"
+	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
 )
 
@@ -22,6 +24,8 @@ type daemon struct {
 	spdy   *httpadapter.Server
 	web    *http.Server
 	failed chan error // a serving loop ended with an error
+	logger *log.Logger
+	sniff  *npn.SniffListener // with a pinned -proto
 	wg     sync.WaitGroup
 }
 
@@ -31,7 +35,7 @@ func start(o *options, logger *log.Logger) (*daemon, error) {
 	if !o.quiet {
 		reqLog = logger
 	}
-	h := newHandler(o.root, o.push, reqLog)
+	files := newHandler(o.root, o.push, reqLog)
 	var tlsConf *tls.Config
 	if o.tls() {
 		var cert tls.Certificate
@@ -59,20 +63,23 @@ func start(o *options, logger *log.Logger) (*daemon, error) {
 	}
 	d := &daemon{
 		spdy: &httpadapter.Server{
-			Handler: h,
+			Handler: files,
 			Session: &session.Config{Version: version},
 			BaseContext: func(s *session.Session) context.Context {
 				return withProto(context.Background(), s.Version().String())
 			},
 		},
 		web: &http.Server{
-			Handler:           h,
+			Handler:           files,
 			TLSConfig:         tlsConf,
 			ReadHeaderTimeout: 30 * time.Second,
 			ErrorLog:          logger,
 		},
 		failed: make(chan error, 2),
+		logger: logger,
 	}
+	// HTTP/1.1 clients may switch to SPDY/3.1 with an Upgrade.
+	d.web.Handler = &upgradeHandler{spdy: d.spdy, next: files, log: reqLog}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return nil, err
@@ -89,11 +96,58 @@ func start(o *options, logger *log.Logger) (*daemon, error) {
 // serve starts the serving loops on d.ln.
 func (d *daemon) serve(o *options) error {
 	if o.tls() {
+		var versions []session.Version
+		if o.proto != "auto" {
+			v, err := session.ParseVersion(o.proto)
+			if err != nil {
+				return err
+			}
+			versions = append(versions, v)
+		}
+		if err := npn.ConfigureServer(d.web, d.spdy, versions...); err != nil {
+			return err
+		}
 		d.goServe(func() error { return d.web.ServeTLS(d.ln, "", "") })
 		return nil
 	}
-	d.goServe(func() error { return d.spdy.Serve(d.ln) })
+	if o.proto == "auto" {
+		d.goServe(func() error { return npn.ServeSniffed(d.ln, d.spdy, d.web, nil) })
+		return nil
+	}
+	pinned, err := session.ParseVersion(o.proto)
+	if err != nil {
+		return err
+	}
+	cfg := &npn.SniffConfig{V3: session.V3}
+	if pinned == session.V31 {
+		cfg.V3 = session.V31
+	}
+	sl := npn.NewSniffListener(d.ln, cfg)
+	d.sniff = sl
+	d.goServe(func() error { return d.web.Serve(sl.HTTP()) })
+	d.goServe(func() error { return d.servePinned(sl.SPDY(), pinned) })
 	return nil
+}
+
+// servePinned serves the SPDY connections of l at version v, closing
+// those whose first frame shows another wire version.
+func (d *daemon) servePinned(l *npn.SPDYListener, v session.Version) error {
+	for {
+		c, err := l.AcceptSPDY()
+		if err != nil {
+			return err
+		}
+		if (c.Version() == session.V2) != (v == session.V2) {
+			d.logger.Printf("%s: closed: speaks %s, this server %s (-proto)", c.RemoteAddr(), c.Version(), v)
+			c.Close()
+			continue
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.spdy.ServeConn(c, &httpadapter.ServeConnOpts{Version: v})
+		}()
+	}
 }
 
 // goServe runs a serving loop, reporting how it ended unless it ended
@@ -126,7 +180,7 @@ func (d *daemon) shutdown(ctx context.Context) error {
 		webErr = d.web.Shutdown(ctx)
 	}()
 	wg.Wait()
-	d.ln.Close()
+	d.closeListener()
 	if spdyErr != nil || webErr != nil {
 		d.spdy.Close()
 		d.web.Close()
@@ -139,6 +193,60 @@ func (d *daemon) shutdown(ctx context.Context) error {
 func (d *daemon) close() {
 	d.spdy.Close()
 	d.web.Close()
-	d.ln.Close()
+	d.closeListener()
 	d.wg.Wait()
+}
+
+// closeListener closes the listener and what sniffs it.
+func (d *daemon) closeListener() {
+	if d.sniff != nil {
+		d.sniff.Close()
+	}
+	d.ln.Close()
+}
+
+// upgradeHandler switches the HTTP/1.1 requests that ask for
+// "Upgrade: SPDY/3.1" to a SPDY session served by spdy, and passes the
+// other requests to next.
+type upgradeHandler struct {
+	spdy *httpadapter.Server
+	next http.Handler
+	log  *log.Logger // nil: no request log
+}
+
+func (h *upgradeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor != 1 || !hasToken(r.Header["Upgrade"], npn.UpgradeToken) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	sess, _, err := npn.Upgrade(w, r, &npn.UpgradeOptions{Session: &session.Config{Version: session.V31, ManualReply: true}})
+	status := http.StatusSwitchingProtocols
+	if err != nil {
+		status = http.StatusBadRequest
+		if errors.Is(err, npn.ErrNoCommonProtocol) {
+			status = http.StatusForbidden
+		}
+	}
+	if h.log != nil {
+		h.log.Printf("%s %s %s %s %d %d %s", r.RemoteAddr, r.Method, r.URL.RequestURI(), r.Proto, status, 0, time.Since(start).Round(time.Microsecond))
+	}
+	if err != nil {
+		return
+	}
+	// The session outlives the HTTP/1.1 exchange: serve it until it ends.
+	h.spdy.ServeSession(sess)
+}
+
+// hasToken reports whether the comma-separated header values hold token,
+// compared without case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
