@@ -1,6 +1,7 @@
 package npn
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 )
@@ -15,15 +16,27 @@ type bufConn struct {
 	buf []byte // unread bytes read earlier; nil once drained
 }
 
-// newBufConn returns c with buffered (copied) ahead of its unread bytes, or
-// c itself when nothing was buffered.
-func newBufConn(c net.Conn, buffered []byte) *bufConn {
+// newBufConn returns c with buffered (copied) ahead of its unread bytes.
+// Over a *tls.Conn the result also has its ConnectionState method.
+func newBufConn(c net.Conn, buffered []byte) net.Conn {
 	bc := &bufConn{Conn: c}
 	if len(buffered) > 0 {
 		bc.buf = append([]byte(nil), buffered...)
 	}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &tlsBufConn{bufConn: bc, tc: tc}
+	}
 	return bc
 }
+
+// tlsBufConn is a bufConn over TLS.
+type tlsBufConn struct {
+	*bufConn
+	tc *tls.Conn
+}
+
+// ConnectionState returns the state of the TLS connection.
+func (c *tlsBufConn) ConnectionState() tls.ConnectionState { return c.tc.ConnectionState() }
 
 // Read returns the buffered bytes first, then reads the connection.
 func (c *bufConn) Read(p []byte) (int, error) {
