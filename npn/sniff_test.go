@@ -465,3 +465,34 @@ func TestSniffedSessionV31Flow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServeSniffedH2C checks that HTTP/2 with prior knowledge reaches the
+// http.Server, which serves it when its Protocols allow unencrypted HTTP/2.
+func TestServeSniffedH2C(t *testing.T) {
+	ctx := testContext(t)
+	ln := listen(t)
+	hs := &http.Server{Handler: protoHandler, Protocols: new(http.Protocols)}
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetUnencryptedHTTP2(true)
+	served := make(chan error, 1)
+	go func() { served <- ServeSniffed(ln, spdyServer(), hs, nil) }()
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	resp, body, err := httpGet(ctx, &http.Client{Transport: tr}, "http://"+ln.Addr().String()+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 || body != "HTTP/2.0" {
+		t.Fatalf("got %s %q", resp.Proto, body)
+	}
+	s := dialSession(t, ln.Addr().String(), nil)
+	if _, body, err := spdyGet(ctx, s, "x", "/"); err != nil || body != "spdy/3.1" {
+		t.Fatalf("SPDY on the same port: %q, %v", body, err)
+	}
+	tr.CloseIdleConnections()
+	hs.Shutdown(ctx)
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatal(err)
+	}
+}
