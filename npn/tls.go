@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 
@@ -209,18 +208,4 @@ func DialSession(ctx context.Context, network, addr string, cfg *tls.Config, scf
 	}
 	sc.Version = v
 	return session.NewClient(c, &sc)
-}
-
-// tlsConn returns the *tls.Conn under c, if any.
-func tlsConn(c net.Conn) (*tls.Conn, bool) {
-	for {
-		switch x := c.(type) {
-		case *tls.Conn:
-			return x, true
-		case interface{ NetConn() net.Conn }:
-			c = x.NetConn()
-		default:
-			return nil, false
-		}
-	}
 }
