@@ -1,6 +1,8 @@
 // Spdyd is a static file server that speaks SPDY/3.1, SPDY/3, SPDY/2 and
 // HTTP/1.1 on one plain TCP port, telling them apart by the first bytes of
 // each connection, and, with TLS, SPDY, HTTP/2 and HTTP/1.1 chosen by ALPN.
+// On the plain port an HTTP/1.1 client may also switch to SPDY/3.1 with
+// "Upgrade: SPDY/3.1", or speak HTTP/2 with prior knowledge (h2c).
 //
 // Usage:
 //
@@ -57,7 +59,9 @@ const usageText = `usage: spdyd [flags]
 
 Spdyd serves the files under -root over SPDY/3.1, SPDY/3, SPDY/2 and
 HTTP/1.1 on one plain TCP port (each connection is told apart by its first
-bytes), or with TLS over SPDY, HTTP/2 and HTTP/1.1 chosen by ALPN.
+bytes; HTTP/1.1 clients may also "Upgrade: SPDY/3.1", and HTTP/2 with prior
+knowledge works too), or with TLS over SPDY, HTTP/2 and HTTP/1.1 chosen by
+ALPN.
 
 It prints "listening HOST:PORT" on standard output once it accepts
 connections, logs one line per request on standard error (remote address,
@@ -193,7 +197,7 @@ func (o *options) describe() string {
 		return "TLS with " + spdy + ", h2 and http/1.1 by ALPN"
 	}
 	if o.proto == "auto" {
-		return "plain TCP with SPDY (version read from the first frames) and HTTP/1.1 (and Upgrade: SPDY/3.1)"
+		return "plain TCP with SPDY (version read from the first frames), HTTP/1.1 (and Upgrade: SPDY/3.1) and h2c"
 	}
-	return "plain TCP with " + o.proto + " and HTTP/1.1 (and Upgrade: SPDY/3.1)"
+	return "plain TCP with " + o.proto + ", HTTP/1.1 (and Upgrade: SPDY/3.1) and h2c"
 }

@@ -110,6 +110,10 @@ func (d *daemon) serve(o *options) error {
 		d.goServe(func() error { return d.web.ServeTLS(d.ln, "", "") })
 		return nil
 	}
+	// HTTP/2 with prior knowledge (h2c) on the plain port too.
+	d.web.Protocols = new(http.Protocols)
+	d.web.Protocols.SetHTTP1(true)
+	d.web.Protocols.SetUnencryptedHTTP2(true)
 	if o.proto == "auto" {
 		d.goServe(func() error { return npn.ServeSniffed(d.ln, d.spdy, d.web, nil) })
 		return nil
