@@ -203,6 +203,9 @@ func ProxyRequest(rt http.RoundTripper, w http.ResponseWriter, r *http.Request) 
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
+	// The incoming body fills r.Trailer at its end, when the Transport
+	// reads the trailers to send.
+	out.Trailer = r.Trailer
 	if out.Body != nil {
 		// The server closes the incoming body itself.
 		out.Body = io.NopCloser(out.Body)

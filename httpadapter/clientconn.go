@@ -232,6 +232,9 @@ func (cc *ClientConn) attempt(req *http.Request) (resp *http.Response, untouched
 	if req.URL == nil {
 		return nil, true, false, errors.New("httpadapter: request has no URL")
 	}
+	if req.Body == nil && req.ContentLength > 0 {
+		return nil, true, false, fmt.Errorf("httpadapter: request ContentLength %d with nil Body", req.ContentLength)
+	}
 	if !cc.reserve() {
 		return nil, true, false, &connUnusableError{err: cc.sess.Err()}
 	}

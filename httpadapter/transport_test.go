@@ -1234,8 +1234,12 @@ func TestTransportGzip(t *testing.T) {
 	if b, _ := io.ReadAll(zr); string(b) != text {
 		t.Error("raw gzip body does not decompress to the text")
 	}
-	e.tr.DisableCompression = true
-	resp = e.get("/")
+	tr := &Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	req, _ = http.NewRequest(http.MethodGet, e.base+"/", nil)
+	if resp, err = tr.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
 	if got := ctBody(t, resp); got != text || resp.Uncompressed {
 		t.Errorf("DisableCompression: %d bytes, Uncompressed %v", len(got), resp.Uncompressed)
 	}
@@ -1459,6 +1463,9 @@ func TestProxyRequest(t *testing.T) {
 			w.Header().Set("X-Sum", "3 chunks")
 		case "/echo":
 			io.Copy(w, r.Body)
+		case "/up-trailer":
+			body, err := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s|%s|%v", body, r.Trailer.Get("X-Up"), err)
 		case "/boom":
 			io.WriteString(w, "partial")
 			w.(http.Flusher).Flush()
@@ -1509,6 +1516,17 @@ func TestProxyRequest(t *testing.T) {
 	}
 	if got := ctBody(t, resp); got != string(data) {
 		t.Errorf("echo of %d bytes returned %d", len(data), len(got))
+	}
+
+	// Request trailers travel through the proxy.
+	req, _ = http.NewRequest(http.MethodPost, front.URL+"/up-trailer", io.NopCloser(strings.NewReader("up")))
+	req.ContentLength = -1
+	req.Trailer = http.Header{"X-Up": {"sent-last"}}
+	if resp, err = client.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	if got := ctBody(t, resp); got != "up|sent-last|<nil>" {
+		t.Errorf("backend saw %q, want the body and its trailer", got)
 	}
 
 	// A failure in the middle of the body aborts the response.
