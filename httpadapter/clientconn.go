@@ -36,11 +36,13 @@ type ClientConn struct {
 	tls      *tls.ConnectionState
 	loopDone chan struct{}
 
-	mu       sync.Mutex
-	closing  bool                               // no new requests: going away, closed or ended
-	active   int                                // requests, pushed responses and bodies in use
-	parents  map[framing.StreamID]*http.Request // requests, for their pushes
-	finished []framing.StreamID                 // parents whose request ended, oldest first
+	mu         sync.Mutex
+	closing    bool                               // no new requests: going away, closed or ended
+	active     int                                // requests, pushed responses and bodies in use
+	parents    map[framing.StreamID]*http.Request // requests, for their pushes
+	finished   []framing.StreamID                 // parents whose request ended, oldest first
+	opening    int                                // Opens in progress
+	registered chan struct{}                      // closed when an Open ends
 }
 
 // NewClientConn starts a client session of version v over c, which it owns
@@ -250,7 +252,20 @@ func (cc *ClientConn) attempt(req *http.Request) (resp *http.Response, untouched
 	}
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	fin := !hasBody && len(req.Trailer) == 0
+	cc.mu.Lock()
+	cc.opening++
+	cc.mu.Unlock()
 	st, err := cc.sess.Open(ctx, &session.OpenOptions{Headers: fields, Fin: fin})
+	cc.mu.Lock()
+	cc.opening--
+	if err == nil {
+		cc.parents[st.ID()] = req
+	}
+	if cc.registered != nil {
+		close(cc.registered)
+		cc.registered = nil
+	}
+	cc.mu.Unlock()
 	if err != nil {
 		cc.release(0)
 		switch {
@@ -262,9 +277,6 @@ func (cc *ClientConn) attempt(req *http.Request) (resp *http.Response, untouched
 		}
 		return nil, true, false, fmt.Errorf("httpadapter: %w", err)
 	}
-	cc.mu.Lock()
-	cc.parents[st.ID()] = req
-	cc.mu.Unlock()
 	cs := &clientStream{cc: cc, st: st, ctx: ctx}
 	cs.stopCancel = context.AfterFunc(ctx, func() { st.Reset(framing.StatusCancel) })
 	if !fin {
@@ -691,15 +703,48 @@ func (cc *ClientConn) accepted(st *stream.Stream) {
 		return
 	}
 	cc.mu.Lock()
-	parent := cc.parents[assoc]
 	cc.active++
 	cc.mu.Unlock()
-	go cc.servePush(st, parent, h)
+	go cc.servePush(st, h)
+}
+
+// parentOf returns the request of stream id, for a push associated to it.
+// A push can be taken from the session before the goroutine that opened
+// its request has recorded it: while Opens are in progress, it waits for
+// them (a bounded time, after which the push goes on without its request).
+func (cc *ClientConn) parentOf(id framing.StreamID) *http.Request {
+	var timeout <-chan time.Time
+	for {
+		cc.mu.Lock()
+		p := cc.parents[id]
+		if p != nil || cc.opening == 0 {
+			cc.mu.Unlock()
+			return p
+		}
+		if cc.registered == nil {
+			cc.registered = make(chan struct{})
+		}
+		ch := cc.registered
+		cc.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(time.Second)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			return nil
+		case <-cc.sess.Done():
+			return nil
+		}
+	}
 }
 
 // servePush hands a pushed stream to the push handler.
-func (cc *ClientConn) servePush(st *stream.Stream, parent *http.Request, h func(*http.Request, *http.Response)) {
+func (cc *ClientConn) servePush(st *stream.Stream, h func(*http.Request, *http.Response)) {
 	cs := &clientStream{cc: cc, st: st}
+	parent := cc.parentOf(st.AssociatedTo())
 	req, err := cc.pushRequest(st.Headers(), parent)
 	if err != nil {
 		cc.t.debug("invalid push", "stream", st.ID(), "err", err)
