@@ -1563,3 +1563,46 @@ func TestProxyRequest(t *testing.T) {
 		t.Errorf("status %d, error %v; want 502 and an error", resp.StatusCode, proxyErr)
 	}
 }
+
+// BenchmarkTransportGet measures small requests on one session, from as
+// many goroutines as GOMAXPROCS (-cpu) times 16.
+func BenchmarkTransportGet(b *testing.B) {
+	payload := bytes.Repeat([]byte("x"), 1024)
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(payload) })}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ln)
+	}()
+	defer func() {
+		srv.Close()
+		<-done
+	}()
+	tr := &Transport{}
+	defer tr.closeAll()
+	url := "http://" + ln.Addr().String() + "/"
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 2048)
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			n, _ := io.ReadFull(resp.Body, buf[:len(payload)])
+			resp.Body.Close()
+			if n != len(payload) {
+				b.Errorf("body of %d bytes", n)
+				return
+			}
+		}
+	})
+}
