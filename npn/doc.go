@@ -7,10 +7,9 @@
 // SPDY was first negotiated with NPN (Next Protocol Negotiation), a TLS
 // extension that was never standardized. Go's crypto/tls has no NPN: it
 // implements only ALPN (RFC 7301), and this package uses ALPN with the
-// protocol ids "spdy/3.1", "spdy/3" and "spdy/2" (node's spdy and every
-// SPDY peer still in use offer these ids through ALPN). Clients that can
-// negotiate SPDY only through NPN (very old browsers) get HTTP/2 or
-// HTTP/1.1 instead.
+// protocol ids "spdy/3.1", "spdy/3" and "spdy/2", which node's spdy also
+// offers through ALPN. Clients that can negotiate SPDY only through NPN
+// (old browsers) get HTTP/2 or HTTP/1.1 instead.
 //
 // ConfigureServer prepares an http.Server so that one TLS port serves
 // SPDY/3.1, SPDY/3, SPDY/2, HTTP/2 and HTTP/1.1, chosen by ALPN in that
