@@ -1,0 +1,450 @@
+// Command httpbench compares HTTP carried over loopback TCP by net/http's
+// HTTP/1.1, net/http's HTTP/2 cleartext (prior knowledge) and this
+// module's httpadapter over SPDY/3.1 and SPDY/3, on three workloads, in
+// one invocation, and prints the medians of several repetitions with
+// their ratios to HTTP/2 as Markdown tables.
+//
+//	W3-http    -w3-workers clients sharing one http.Client, each sending
+//	           a POST of -w3-req bytes and reading a -w3-resp response,
+//	           for -w3-dur (HTTP/1.1: a pool of connections)
+//	W1-http    one GET whose response is -w1-size bytes
+//	Wmem-http  memory and goroutines per idle request in flight: the
+//	           handler has sent the headers and waits, at each of
+//	           -wmem-requests
+//
+// Repetitions interleave the transports so that a noisy moment on a
+// shared machine does not hit one transport only.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spdygo/spdy/internal/bench"
+)
+
+type config struct {
+	reps       int
+	workloads  map[string]bool
+	transports []bench.HTTPTransport
+
+	w1Size    int64
+	chunk     int
+	w3Workers int
+	w3Req     int
+	w3Resp    int
+	w3Dur     time.Duration
+	wmem      []int
+	verify    bool
+	timeout   time.Duration
+}
+
+// workloads in the order they run and print.
+var workloadNames = []string{"w3", "w1", "wmem"}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "httpbench:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("httpbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: httpbench [flags]\n\nRuns W3-http, W1-http and Wmem-http on every HTTP transport and prints medians and ratios to h2c.\nTransports: ")
+		for i, t := range bench.HTTPTransports() {
+			if i > 0 {
+				fmt.Fprint(stderr, ", ")
+			}
+			fmt.Fprint(stderr, t.Name)
+		}
+		fmt.Fprintf(stderr, "\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	var c config
+	var workloads, transports, w1Size, chunk, w3Req, w3Resp, wmem, cpuprofile string
+	fs.IntVar(&c.reps, "reps", 5, "repetitions of each workload on each transport (the tables show medians)")
+	fs.StringVar(&workloads, "workloads", "w3,w1,wmem", "comma-separated workloads to run: w3, w1, wmem")
+	fs.StringVar(&transports, "transports", "all", "comma-separated transports to run, or all")
+	fs.StringVar(&w1Size, "w1-size", "1GiB", "W1-http: size of the one response")
+	fs.StringVar(&chunk, "chunk", "32KiB", "W1-http: size of each handler Write and client Read")
+	fs.IntVar(&c.w3Workers, "w3-workers", 64, "W3-http: concurrent clients")
+	fs.StringVar(&w3Req, "w3-req", "100", "W3-http: request body size")
+	fs.StringVar(&w3Resp, "w3-resp", "1KiB", "W3-http: response body size")
+	fs.DurationVar(&c.w3Dur, "w3-dur", 3*time.Second, "W3-http: duration of each run")
+	fs.StringVar(&wmem, "wmem-requests", "1000,10000", "Wmem-http: comma-separated counts of idle requests in flight")
+	fs.BoolVar(&c.verify, "verify", false, "W1-http: check every received byte, not only the count (W3-http and Wmem-http always check)")
+	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit of each run; a run over it fails the invocation")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole invocation to `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.reps < 1 {
+		return fmt.Errorf("-reps must be at least 1")
+	}
+	var err error
+	if c.transports, err = bench.LookupHTTP(transports); err != nil {
+		return err
+	}
+	c.workloads = map[string]bool{}
+	for _, w := range strings.Split(workloads, ",") {
+		w = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(w)), "-http")
+		switch w {
+		case "w1", "w3", "wmem":
+			c.workloads[w] = true
+		case "":
+		default:
+			return fmt.Errorf("unknown workload %q (want w3, w1, wmem)", w)
+		}
+	}
+	if c.w1Size, err = parseSize(w1Size); err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		s   string
+		dst *int
+	}{{chunk, &c.chunk}, {w3Req, &c.w3Req}, {w3Resp, &c.w3Resp}} {
+		n, err := parseSize(s.s)
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > 1<<30 {
+			return fmt.Errorf("size %q out of range", s.s)
+		}
+		*s.dst = int(n)
+	}
+	for _, f := range strings.Split(wmem, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("bad -wmem-requests entry %q", f)
+		}
+		c.wmem = append(c.wmem, n)
+	}
+	if c.w3Workers < 1 || c.w1Size < 1 {
+		return fmt.Errorf("counts and sizes must be positive")
+	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	load0 := loadAvg()
+	res, fails, skips := measure(&c, stderr)
+	report(stdout, &c, res, fails, skips, load0, loadAvg())
+	if len(fails) > 0 {
+		return fmt.Errorf("%d runs failed", len(fails))
+	}
+	return nil
+}
+
+// key names one cell of results: a workload (with its Wmem count) and a
+// transport.
+type key struct {
+	w string
+	n int
+	t string
+}
+
+// failure is a run that ended with an error: it is reported and left
+// out of the medians.
+type failure struct {
+	rep int
+	k   key
+	err error
+}
+
+func measure(c *config, log io.Writer) (map[key][]bench.HTTPResult, []failure, map[key]error) {
+	res := map[key][]bench.HTTPResult{}
+	skips := map[key]error{}
+	var fails []failure
+	for rep := 1; rep <= c.reps; rep++ {
+		for _, w := range workloadNames {
+			if !c.workloads[w] {
+				continue
+			}
+			ns := []int{0}
+			if w == "wmem" {
+				ns = c.wmem
+			}
+			for _, n := range ns {
+				for _, t := range c.transports {
+					k := key{w, n, t.Name}
+					if _, skipped := skips[k]; skipped {
+						continue
+					}
+					r, err := runOne(c, w, n, t)
+					if errors.Is(err, bench.ErrNotEnoughFiles) {
+						skips[k] = err
+						fmt.Fprintf(log, "rep %d/%d %s %-7s skipped: %v\n", rep, c.reps, label(w, n), t.Name, err)
+						continue
+					}
+					if err != nil {
+						fails = append(fails, failure{rep, k, err})
+						fmt.Fprintf(log, "rep %d/%d %s %-7s FAILED: %v\n", rep, c.reps, label(w, n), t.Name, err)
+						continue
+					}
+					res[k] = append(res[k], r)
+					fmt.Fprintf(log, "rep %d/%d %s %-7s %s\n", rep, c.reps, label(w, n), t.Name, describe(w, r))
+				}
+			}
+		}
+	}
+	return res, fails, skips
+}
+
+func runOne(c *config, w string, n int, t bench.HTTPTransport) (bench.HTTPResult, error) {
+	runtime.GC()
+	switch w {
+	case "w3":
+		return bench.HTTPReqResp(t, bench.HTTPReqRespParams{Workers: c.w3Workers, ReqSize: c.w3Req, RespSize: c.w3Resp, Duration: c.w3Dur, Timeout: c.timeout})
+	case "w1":
+		return bench.HTTPBulk(t, bench.HTTPBulkParams{Size: c.w1Size, Chunk: c.chunk, Verify: c.verify, Timeout: c.timeout})
+	case "wmem":
+		return bench.HTTPIdle(t, bench.HTTPIdleParams{Requests: n, Timeout: c.timeout})
+	}
+	return bench.HTTPResult{}, fmt.Errorf("unknown workload %s", w)
+}
+
+func label(w string, n int) string {
+	if w == "wmem" {
+		return fmt.Sprintf("wmem/%d", n)
+	}
+	return w
+}
+
+func describe(w string, r bench.HTTPResult) string {
+	switch w {
+	case "w1":
+		return fmt.Sprintf("%8.1f MB/s  %.2f CPU s/GB  (%v)", r.Throughput()/1e6, r.CPUPerGB(), r.Elapsed.Round(time.Millisecond))
+	case "w3":
+		return fmt.Sprintf("%8.0f requests/s  %.1f CPU µs/request  %d connections  (%d in %v)", r.Rate(), cpuPerOp(r), r.Conns, r.Ops, r.Elapsed.Round(time.Millisecond))
+	case "wmem":
+		return fmt.Sprintf("heap %.0f B/request, stack %.0f B/request, %.2f goroutines/request, %d connections (started in %v)",
+			r.HeapPerStream, r.StackPerStream, r.GoroutinesPerStream, r.Conns, r.Elapsed.Round(time.Millisecond))
+	}
+	return ""
+}
+
+func cpuPerOp(r bench.HTTPResult) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) }
+
+// stat is the median and range of one cell.
+type stat struct{ med, lo, hi float64 }
+
+func statOf(rs []bench.HTTPResult, f func(bench.HTTPResult) float64) stat {
+	if len(rs) == 0 {
+		return stat{math.NaN(), math.NaN(), math.NaN()}
+	}
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	med := v[len(v)/2]
+	if len(v)%2 == 0 {
+		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	return stat{med, v[0], v[len(v)-1]}
+}
+
+func ratio(a, b float64) string {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// baseline is the transport every ratio is taken against.
+const baseline = "h2c"
+
+func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []failure, skips map[key]error, load0, load1 string) {
+	w := bufio.NewWriter(out)
+	defer w.Flush()
+	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); load average %s before, %s after; medians of %d repetitions, [min–max] in brackets; ratios to %s.\n\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), cpuModel(), load0, load1, c.reps, baseline)
+	rate := func(r bench.HTTPResult) float64 { return r.Rate() }
+	tput := func(r bench.HTTPResult) float64 { return r.Throughput() / 1e6 }
+	conns := func(r bench.HTTPResult) float64 { return float64(r.Conns) }
+	var verdicts []string
+
+	if c.workloads["w3"] {
+		fmt.Fprintf(w, "W3-http: %d clients, %d B POST body -> %d B response (%v per run)\n\n", c.w3Workers, c.w3Req, c.w3Resp, c.w3Dur)
+		fmt.Fprintf(w, "| transport | requests/s | vs %s | CPU µs/request | connections |\n", baseline)
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		base := statOf(res[key{"w3", 0, baseline}], rate)
+		for _, t := range c.transports {
+			rs := res[key{"w3", 0, t.Name}]
+			if len(rs) == 0 {
+				continue
+			}
+			s := statOf(rs, rate)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %.0f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), statOf(rs, cpuPerOp).med, statOf(rs, conns).hi)
+			if t.Multiplexed && t.Name != baseline {
+				verdicts = append(verdicts, verdict("W3-http requests/s", t.Name, s.med/base.med, 1.5, true))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if c.workloads["w1"] {
+		fmt.Fprintf(w, "W1-http: one response of %s (handler writes and client reads of %s)\n\n", fmtSize(c.w1Size), fmtSize(int64(c.chunk)))
+		fmt.Fprintf(w, "| transport | MB/s | vs %s | CPU s/GB | vs %s |\n", baseline, baseline)
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		base := statOf(res[key{"w1", 0, baseline}], tput)
+		baseCPU := statOf(res[key{"w1", 0, baseline}], func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
+		for _, t := range c.transports {
+			rs := res[key{"w1", 0, t.Name}]
+			if len(rs) == 0 {
+				continue
+			}
+			s := statOf(rs, tput)
+			cs := statOf(rs, func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cs.med, cs.lo, cs.hi, ratio(cs.med, baseCPU.med))
+			if t.Multiplexed && t.Name != baseline {
+				verdicts = append(verdicts, verdict("W1-http MB/s", t.Name, s.med/base.med, 2, true))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if c.workloads["wmem"] {
+		fmt.Fprintf(w, "Wmem-http: idle requests in flight (handler sent the headers and waits), both sides in this process, per request\n\n")
+		fmt.Fprintf(w, "| transport | requests | heap B | stack B | heap+stack B | vs %s | goroutines | connections |\n", baseline)
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		mem := func(r bench.HTTPResult) float64 { return r.HeapPerStream + r.StackPerStream }
+		for _, n := range c.wmem {
+			base := statOf(res[key{"wmem", n, baseline}], mem)
+			for _, t := range c.transports {
+				k := key{"wmem", n, t.Name}
+				if err, ok := skips[k]; ok {
+					fmt.Fprintf(w, "| %s | %d | – | – | – | – | – | (not run: %v) |\n", t.Name, n, err)
+					continue
+				}
+				rs := res[k]
+				if len(rs) == 0 {
+					continue
+				}
+				h := statOf(rs, func(r bench.HTTPResult) float64 { return r.HeapPerStream })
+				st := statOf(rs, func(r bench.HTTPResult) float64 { return r.StackPerStream })
+				m := statOf(rs, mem)
+				g := statOf(rs, func(r bench.HTTPResult) float64 { return r.GoroutinesPerStream })
+				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.0f | %s | %.2f | %.0f |\n", t.Name, n, h.med, h.lo, h.hi, st.med, m.med, ratio(m.med, base.med), g.med, statOf(rs, conns).hi)
+				if t.Multiplexed && t.Name != baseline {
+					verdicts = append(verdicts, verdict(fmt.Sprintf("Wmem-http/%d memory per request", n), t.Name, m.med/base.med, 1, false))
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	if len(verdicts) > 0 {
+		fmt.Fprintf(w, "Targets (ratios to %s in this run):\n\n", baseline)
+		for _, v := range verdicts {
+			fmt.Fprintf(w, "- %s\n", v)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(fails) > 0 {
+		fmt.Fprintf(w, "Failed runs (left out of the medians):\n\n")
+		for _, f := range fails {
+			fmt.Fprintf(w, "- rep %d, %s, %s: %v\n", f.rep, label(f.k.w, f.k.n), f.k.t, f.err)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// verdict says whether a ratio meets its target: at least the target when
+// more is better, below it otherwise.
+func verdict(what, t string, r, target float64, atLeast bool) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return fmt.Sprintf("%s, %s: no ratio (a run failed)", what, t)
+	}
+	if atLeast {
+		if r >= target {
+			return fmt.Sprintf("%s, %s: %.2f× (target ≥ %.1f×): met", what, t, r, target)
+		}
+		return fmt.Sprintf("%s, %s: %.2f× (target ≥ %.1f×): missed by %.0f %%", what, t, r, target, (1-r/target)*100)
+	}
+	if r < target {
+		return fmt.Sprintf("%s, %s: %.2f× (target < %.1f×): met", what, t, r, target)
+	}
+	return fmt.Sprintf("%s, %s: %.2f× (target < %.1f×): missed by %.0f %%", what, t, r, target, (r/target-1)*100)
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+// parseSize reads a byte count with an optional suffix: KiB, MiB, GiB
+// (powers of 1024), KB, MB, GB (powers of 1000), or B.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+func fmtSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d B", n)
+}
