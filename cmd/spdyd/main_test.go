@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -410,6 +412,38 @@ func TestTLSByALPN(t *testing.T) {
 			}
 			checkLogged(t, s, "GET", "/hello.txt", v.String(), 200)
 		})
+	}
+}
+
+// TestTLSCertFiles serves TLS with a certificate and key read from files
+// (made at test time).
+func TestTLSCertFiles(t *testing.T) {
+	cert, err := selfSignedCert()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
+	root := makeRoot(t)
+	s := startServer(t, "-addr", "127.0.0.1:0", "-root", root.dir, "-tls-cert", certFile, "-tls-key", keyFile, "-proto", "spdy/3")
+	pool := x509.NewCertPool()
+	pool.AddCert(cert.Leaf)
+	tr := &httpadapter.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	resp, body := fetch(t, tr, "GET", "https://"+s.addr+"/hello.txt", nil)
+	if resp.StatusCode != 200 || string(body) != "hello, world\n" || resp.TLS == nil || resp.TLS.NegotiatedProtocol != "spdy/3" {
+		t.Errorf("%d %q, TLS %+v; want spdy/3 (pinned by -proto)", resp.StatusCode, body, resp.TLS)
+	}
+	// A bad key file is reported at start.
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-root", root.dir, "-tls-cert", certFile, "-tls-key", certFile}, &stdout, &stderr); code != exitError || !strings.HasPrefix(stderr.String(), "spdyd: tls: ") {
+		t.Errorf("bad key: exit %d, stderr %q", code, stderr.String())
 	}
 }
 
