@@ -30,7 +30,6 @@ type connector struct {
 
 	mu       sync.Mutex
 	upgraded map[string]*upgradeCall // by origin, with -upgrade
-	origins  map[string]bool         // the origins fetched through t
 }
 
 // upgradeCall is the dial of one upgraded origin, shared by its URLs.
@@ -47,7 +46,8 @@ func (u *upgradeCall) wait() *httpadapter.ClientConn {
 }
 
 // newConnector returns the connector of o; pushes, if not nil, receives
-// pushed responses; logger, if not nil, receives the frame trace.
+// pushed responses; logger, if not nil, receives the frame trace and the
+// Transport's records.
 func newConnector(o *options, pushes func(*http.Request, *http.Response), logger *slog.Logger) *connector {
 	cfg := &session.Config{}
 	if logger != nil {
@@ -99,10 +99,6 @@ func (c *connector) roundTripper(ctx context.Context, u *url.URL) (http.RoundTri
 	key := originOf(u)
 	c.mu.Lock()
 	if !c.o.upgrade {
-		if c.origins == nil {
-			c.origins = make(map[string]bool)
-		}
-		c.origins[key] = true
 		c.mu.Unlock()
 		return c.t, nil
 	}
@@ -149,45 +145,6 @@ func (c *connector) dialUpgrade(ctx context.Context, u *url.URL) (*httpadapter.C
 		return nil, &connectError{err}
 	}
 	return cc, nil
-}
-
-// ping sends a PING on each session of the fetched origins and waits
-// for the replies.
-func (c *connector) ping(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
-	defer cancel()
-	c.mu.Lock()
-	origins := make([]string, 0, len(c.origins))
-	for o := range c.origins {
-		origins = append(origins, o)
-	}
-	var calls []*upgradeCall
-	for _, call := range c.upgraded {
-		calls = append(calls, call)
-	}
-	c.mu.Unlock()
-	var conns []*httpadapter.ClientConn
-	for _, call := range calls {
-		conns = append(conns, call.wait())
-	}
-	var wg sync.WaitGroup
-	for _, o := range origins {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.t.Ping(ctx, o)
-		}()
-	}
-	for _, cc := range conns {
-		if cc != nil {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cc.Ping(ctx)
-			}()
-		}
-	}
-	wg.Wait()
 }
 
 // close ends every session.

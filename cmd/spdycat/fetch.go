@@ -10,8 +10,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // userAgent is the User-Agent header spdycat sends.
@@ -203,55 +205,95 @@ func (c *client) writeResponse(ctx context.Context, method string, resp *http.Re
 	}
 }
 
-// pushSaver saves pushed responses under a directory, by path.
+// pushSaver saves pushed responses under a directory, by path. It also
+// counts the pushes the server announced, from the frame trace, so that
+// spdycat can wait for every one of them before it exits: the Transport
+// hands a push to its handler from a goroutine of its own, which may run
+// after the response the push belongs to has been read.
 type pushSaver struct {
 	dir     string
 	verbose func(format string, args ...any) // nil without -v
 
-	mu       sync.Mutex
-	started  int           // pushes handed to handle
-	inflight int           // pushes being saved
-	idle     chan struct{} // closed while inflight is 0
-	err      error         // the first error saving a push
+	mu        sync.Mutex
+	announced int           // SYN_STREAMs received with an associated stream
+	refused   int           // RST_STREAMs sent on server streams (pushes)
+	started   int           // pushes handed to handle
+	inflight  int           // pushes being saved
+	changed   chan struct{} // closed and replaced when a count changes
+	err       error         // the first error saving a push
 }
 
 // newPushSaver returns a pushSaver of dir.
 func newPushSaver(dir string) *pushSaver {
-	idle := make(chan struct{})
-	close(idle)
-	return &pushSaver{dir: dir, idle: idle}
+	return &pushSaver{dir: dir, changed: make(chan struct{})}
 }
 
-// begin and end bracket the saving of one push.
-func (p *pushSaver) begin() {
+// update changes the counts under the lock and wakes wait.
+func (p *pushSaver) update(f func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.started++
-	if p.inflight == 0 {
-		p.idle = make(chan struct{})
+	f()
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// frame takes note of a frame of the trace: dir is "in" or "out", frame
+// the frame as framing's String writes it ("SYN_STREAM v3 stream=2 ...
+// assoc=1 ...").
+func (p *pushSaver) frame(dir, frame string) {
+	kind, _, _ := strings.Cut(frame, " ")
+	switch {
+	case dir == "in" && kind == "SYN_STREAM":
+		if assoc, ok := frameField(frame, "assoc"); ok && assoc != 0 {
+			p.update(func() { p.announced++ })
+		}
+	case dir == "out" && kind == "RST_STREAM":
+		if id, ok := frameField(frame, "stream"); ok && id%2 == 0 {
+			p.update(func() { p.refused++ })
+		}
 	}
-	p.inflight++
 }
 
-func (p *pushSaver) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.inflight--
-	if p.inflight == 0 {
-		close(p.idle)
+// frameField returns the number after " key=" in a traced frame.
+func frameField(frame, key string) (uint64, bool) {
+	for _, f := range strings.Fields(frame) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			n, err := strconv.ParseUint(v, 10, 32)
+			return n, err == nil
+		}
 	}
+	return 0, false
 }
 
-// wait waits until no push is being saved, and returns how many were
-// started.
-func (p *pushSaver) wait() int {
-	p.mu.Lock()
-	idle := p.idle
-	p.mu.Unlock()
-	<-idle
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.started
+// settled reports whether every push announced so far was saved, or
+// refused (the Transport refuses pushes of another origin, and a failed
+// save ends its push with a reset too, so a push may count twice: the
+// check errs on the side of not waiting).
+func (p *pushSaver) settled() bool {
+	return p.inflight == 0 && p.started+p.refused >= p.announced
+}
+
+// wait waits until every push announced so far has been saved or
+// refused, or ctx ends, or no push makes progress for stall.
+func (p *pushSaver) wait(ctx context.Context, stall time.Duration) {
+	t := time.NewTimer(stall)
+	defer t.Stop()
+	for {
+		p.mu.Lock()
+		done, ch := p.settled(), p.changed
+		p.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+			t.Reset(stall)
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // pushFile returns the file under dir for the URL path p: the path made
@@ -267,17 +309,17 @@ func pushFile(dir, p string) string {
 
 // handle saves one pushed response. It is the Transport's PushHandler.
 func (p *pushSaver) handle(req *http.Request, resp *http.Response) {
-	p.begin()
-	defer p.end()
+	p.update(func() { p.started++; p.inflight++ })
+	defer p.update(func() { p.inflight-- })
 	defer resp.Body.Close()
 	name := pushFile(p.dir, req.URL.Path)
 	n, err := p.save(name, resp.Body)
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	if err != nil {
+		p.mu.Lock()
 		if p.err == nil {
 			p.err = fmt.Errorf("saving push %s: %w", req.URL.Path, err)
 		}
+		p.mu.Unlock()
 		return
 	}
 	if p.verbose != nil {

@@ -29,6 +29,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
@@ -519,6 +520,43 @@ func TestPushes(t *testing.T) {
 			t.Errorf("%v", r)
 		}
 	})
+}
+
+// TestPushAccounting feeds the push counter the frames as the session
+// traces them, written by framing's String methods.
+func TestPushAccounting(t *testing.T) {
+	p := newPushSaver(t.TempDir())
+	for _, tc := range []struct {
+		dir   string
+		frame framing.Frame
+	}{
+		{"in", &framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Control: true, Version: 3, Type: framing.FrameSynStream, Flags: framing.FlagUnidirectional, StreamID: 2}, AssociatedToStreamID: 1}},
+		{"in", &framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Control: true, Version: 2, Type: framing.FrameSynStream, StreamID: 4}, AssociatedToStreamID: 3}},
+		{"in", &framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Control: true, Version: 3, Type: framing.FrameSynStream, StreamID: 6}}},  // not a push
+		{"out", &framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Control: true, Version: 3, Type: framing.FrameSynStream, StreamID: 1}}}, // ours
+		{"out", &framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Control: true, Version: 3, Type: framing.FrameRstStream, StreamID: 4}, Status: framing.StatusCancel}},
+		{"out", &framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Control: true, Version: 3, Type: framing.FrameRstStream, StreamID: 3}, Status: framing.StatusCancel}},
+		{"in", &framing.DataFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameData, StreamID: 2, Length: 10}}},
+	} {
+		p.frame(tc.dir, tc.frame.String())
+	}
+	if p.announced != 2 || p.refused != 1 {
+		t.Fatalf("announced %d, refused %d; want 2 and 1", p.announced, p.refused)
+	}
+	if p.settled() {
+		t.Error("settled with one push neither saved nor refused")
+	}
+	p.handle(httptest.NewRequest("GET", "http://h/a.css", nil), &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader("a"))})
+	if !p.settled() {
+		t.Error("not settled after the push was saved")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p.frame("in", "SYN_STREAM v3 stream=8 len=10 assoc=1 pri=0 slot=0 block=0B")
+	p.wait(ctx, waitLimit) // returns with ctx
+	if p.settled() {
+		t.Error("settled with a push announced")
+	}
 }
 
 func TestPushFile(t *testing.T) {

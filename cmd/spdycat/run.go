@@ -35,17 +35,19 @@ func run(ctx context.Context, args []string, e *env) int {
 	if err != nil {
 		return c.report([]error{err})
 	}
-	var trace *slog.Logger
-	if o.verbose {
-		trace = slog.New(&traceHandler{mu: &c.errMu, w: e.stderr})
-	}
 	var pushFn func(*http.Request, *http.Response)
+	th := &traceHandler{mu: &c.errMu, w: e.stderr, print: o.verbose}
 	if o.pushes != "" {
 		c.pushes = newPushSaver(o.pushes)
 		if o.verbose {
 			c.pushes.verbose = c.stderrf
 		}
 		pushFn = c.pushes.handle
+		th.frames = c.pushes.frame
+	}
+	var trace *slog.Logger
+	if o.verbose || o.pushes != "" {
+		trace = slog.New(th)
 	}
 	c.conns = newConnector(o, pushFn, trace)
 	c.conns.info = c.stderrf
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, e *env) int {
 	}
 	wg.Wait()
 	if c.pushes != nil {
-		c.settlePushes(ctx)
+		c.pushes.wait(ctx, pushStall)
 	}
 	c.conns.close()
 	if c.progress != nil {
@@ -117,13 +119,16 @@ func hasFileOutput(o *options) bool {
 	return false
 }
 
-// traceHandler is the slog.Handler of -v: one line per record, frames
-// written as "=> FRAME" (sent) and "<= FRAME" (received), other records
-// as "* message key=value...".
+// traceHandler is the slog.Handler of the sessions and the Transport.
+// With print (-v) it writes one line per record: frames as "=> FRAME"
+// (sent) and "<= FRAME" (received), other records as "* message
+// key=value...". It hands every frame to frames, if set.
 type traceHandler struct {
-	mu    *sync.Mutex
-	w     io.Writer
-	attrs []slog.Attr
+	mu     *sync.Mutex
+	w      io.Writer
+	print  bool
+	frames func(dir, frame string)
+	attrs  []slog.Attr
 }
 
 func (h *traceHandler) Enabled(context.Context, slog.Level) bool { return true }
@@ -146,6 +151,12 @@ func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
 		add(a)
 	}
 	r.Attrs(add)
+	if frame != "" && h.frames != nil {
+		h.frames(dir, frame)
+	}
+	if !h.print {
+		return nil
+	}
 	var line string
 	switch {
 	case frame != "" && dir == "out":
@@ -165,27 +176,14 @@ func (h *traceHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 func (h *traceHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &traceHandler{mu: h.mu, w: h.w, attrs: append(append([]slog.Attr(nil), h.attrs...), attrs...)}
+	c := *h
+	c.attrs = append(append([]slog.Attr(nil), h.attrs...), attrs...)
+	return &c
 }
 
 func (h *traceHandler) WithGroup(string) slog.Handler { return h }
 
-// settleRounds bounds the rounds of settlePushes.
-const settleRounds = 4
-
-// settlePushes waits for the pushes of the fetches to be saved. A server
-// announces every push before the response it belongs to ends, but the
-// Transport hands pushes to the handler from a goroutine of its own, which
-// may not have run yet when the response's body has been read. So after
-// the pushes in progress are saved, a PING on each session lets the ones
-// already announced reach the handler; that repeats until a round brings
-// no new push.
-func (c *client) settlePushes(ctx context.Context) {
-	for range settleRounds {
-		before := c.pushes.wait()
-		c.conns.ping(ctx)
-		if c.pushes.wait() == before {
-			return
-		}
-	}
-}
+// pushStall bounds the wait for a push announced but not yet handed to
+// the handler; only a push the Transport drops without a reset would need
+// it.
+const pushStall = 10 * time.Second
