@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/interop/nodepeer"
 	"github.com/spdygo/spdy/session"
 )
 
@@ -53,43 +52,10 @@ func nodeDir(t *testing.T) string {
 }
 
 // install runs `npm ci` in dir unless every dependency that package.json
-// pins is installed at its pinned version.
+// pins is installed at its pinned version (under a lock shared with the
+// other packages that run node).
 func install(dir string) error {
-	if installed(dir) {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-	if !installed(dir) {
-		return fmt.Errorf("npm ci in %s did not install the pinned packages", dir)
-	}
-	return nil
-}
-
-func installed(dir string) bool {
-	var pkg struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
-	if err != nil || json.Unmarshal(b, &pkg) != nil || len(pkg.Dependencies) == 0 {
-		return false
-	}
-	for name, want := range pkg.Dependencies {
-		var dep struct {
-			Version string `json:"version"`
-		}
-		b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
-		if err != nil || json.Unmarshal(b, &dep) != nil || dep.Version != want {
-			return false
-		}
-	}
-	return true
+	return nodepeer.Install(dir)
 }
 
 // event is one line the node peer printed: a JSON object whose "event"
