@@ -56,6 +56,7 @@ type Server struct {
 	life       context.Context // cancelled by Shutdown and Close
 	cancelLife context.CancelFunc
 	wg         sync.WaitGroup // sessions, connections and handlers in flight
+	bufs       sync.Pool      // *bufio.Writer of bufferSize, reused between responses
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
@@ -767,7 +768,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.declaredCL >= 0 && w.written+int64(len(p)) > w.declaredCL {
 		return 0, http.ErrContentLength
 	}
-	if !w.sentHeader && len(w.sniff) < 512 {
+	if _, typed := w.hdr["Content-Type"]; !typed && !w.sentHeader && len(w.sniff) < 512 {
 		w.sniff = append(w.sniff, p[:min(len(p), 512-len(w.sniff))]...)
 	}
 	if w.isHead {
@@ -778,7 +779,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		return 0, w.err
 	}
 	if w.bw == nil {
-		w.bw = bufio.NewWriterSize(writerFunc(w.writeStream), w.sc.srv.bufferSize())
+		w.bw = w.sc.srv.getBuffer(writerFunc(w.writeStream))
 	}
 	if !w.sentHeader && w.bw.Available() < len(p) {
 		// The first bytes fill the buffer before the headers go, so
@@ -1077,6 +1078,7 @@ func (w *responseWriter) finish() {
 		return
 	}
 	defer w.detach()
+	defer w.releaseBuffer()
 	if !w.wroteHeader {
 		w.writeHeaderLocked(http.StatusOK)
 	}
@@ -1144,6 +1146,29 @@ func (w *responseWriter) finish() {
 		return
 	}
 	w.closeStream()
+}
+
+// getBuffer returns a response buffer of bufferSize writing to wr, reused
+// from an earlier response when there is one.
+func (s *Server) getBuffer(wr io.Writer) *bufio.Writer {
+	size := s.bufferSize()
+	if bw, ok := s.bufs.Get().(*bufio.Writer); ok && bw.Size() == size {
+		bw.Reset(wr)
+		return bw
+	}
+	return bufio.NewWriterSize(wr, size)
+}
+
+// releaseBuffer gives the response's buffer back for reuse once the
+// handler has returned and the buffer was flushed or failed: the stream
+// holds no reference to it after its Write returned, and every other use
+// of w.bw is under w.mu and stops at handlerDone.
+func (w *responseWriter) releaseBuffer() {
+	if w.bw != nil {
+		w.bw.Reset(nil)
+		w.sc.srv.bufs.Put(w.bw)
+		w.bw = nil
+	}
 }
 
 // failStream resets a response that cannot be completed, so that the
