@@ -77,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.PrintDefaults()
 	}
 	var c config
-	var workloads, transports, w1Size, chunk, w3Req, w3Resp, wmem, cpuprofile string
+	var workloads, transports, w1Size, chunk, w3Req, w3Resp, wmem, cpuprofile, memprofile string
 	fs.IntVar(&c.reps, "reps", 5, "repetitions of each workload on each transport (the tables show medians)")
 	fs.StringVar(&workloads, "workloads", "w3,w1,wmem", "comma-separated workloads to run: w3, w1, wmem")
 	fs.StringVar(&transports, "transports", "all", "comma-separated transports to run, or all")
@@ -91,6 +91,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&c.verify, "verify", false, "W1-http: check every received byte, not only the count (W3-http and Wmem-http always check)")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit of each run; a run over it fails the invocation")
 	fs.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the whole invocation to `file`")
+	fs.StringVar(&memprofile, "memprofile", "", "write an allocation profile of the whole invocation to `file` at the end")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -151,6 +152,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(memprofile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	load0 := loadAvg()
 	res, fails, skips := measure(&c, stderr)
