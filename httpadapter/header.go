@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,11 +58,19 @@ func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip 
 		if len(vv) == 0 {
 			continue // a key without values is not sent (net/http's rule)
 		}
-		name := strings.ToLower(k)
+		name := lowerName(k)
 		if hopByHop[name] || connNamed[name] || !validName(name) || (skip != nil && skip(name)) {
 			continue
 		}
 		if v == session.V2 && reservedV2[name] {
+			continue
+		}
+		if len(vv) == 1 {
+			// The usual case, without allocating: strings.Map returns
+			// a value that needs no cleaning as it is.
+			if x := strings.Map(cleanValue, vv[0]); x != "" || v != session.V2 {
+				fields = append(fields, hpackz.Field{Name: name, Value: x})
+			}
 			continue
 		}
 		vals := make([]string, 0, len(vv))
@@ -79,7 +88,7 @@ func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip 
 		fields = append(fields, hpackz.Field{Name: name, Value: strings.Join(vals, "\x00")})
 	}
 	added := fields[start:]
-	sort.Slice(added, func(i, j int) bool { return added[i].Name < added[j].Name })
+	slices.SortFunc(added, func(a, b hpackz.Field) int { return strings.Compare(a.Name, b.Name) })
 	// Distinct header keys may lower-case to one name: merge them.
 	out := fields[:start]
 	for _, f := range added {
@@ -96,6 +105,34 @@ func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip 
 		out = append(out, f)
 	}
 	return out
+}
+
+// commonLower maps the canonical form of common header names to their
+// lower-case form, so that sending them allocates nothing.
+var commonLower = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Accept-Ranges",
+		"Access-Control-Allow-Origin", "Age", "Allow", "Authorization", "Cache-Control",
+		"Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length",
+		"Content-Location", "Content-Range", "Content-Type", "Cookie", "Date", "Etag", "Expect",
+		"Expires", "From", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
+		"If-Unmodified-Since", "Last-Modified", "Link", "Location", "Origin", "Pragma", "Range",
+		"Referer", "Retry-After", "Server", "Set-Cookie", "Trailer", "User-Agent", "Vary", "Via",
+		"Www-Authenticate", "X-Content-Type-Options", "X-Forwarded-For", "X-Forwarded-Proto",
+		"X-Frame-Options", "X-Requested-With",
+	} {
+		m[k] = strings.ToLower(k)
+	}
+	return m
+}()
+
+// lowerName returns the lower-case form of a header name.
+func lowerName(k string) string {
+	if l, ok := commonLower[k]; ok {
+		return l
+	}
+	return strings.ToLower(k) // allocates only when k has upper case
 }
 
 // reservedV2 are the SPDY/2 names of the request and response lines,
@@ -164,6 +201,10 @@ func toHeader(h http.Header, fields []hpackz.Field, n *names) {
 			continue
 		}
 		key := textproto.CanonicalMIMEHeaderKey(f.Name)
+		if strings.IndexByte(f.Value, 0) < 0 {
+			h[key] = append(h[key], f.Value) // one value, the usual case
+			continue
+		}
 		for _, v := range strings.Split(f.Value, "\x00") {
 			h[key] = append(h[key], v)
 		}
@@ -257,6 +298,20 @@ func validMethod(m string) bool {
 // dedupe drops later fields of a name already present, which hpackz
 // refuses (SPDY has one field per name).
 func dedupe(fields []hpackz.Field) []hpackz.Field {
+	if len(fields) <= 32 {
+		// Small blocks, the usual ones: no map.
+		out := fields[:0]
+	next:
+		for _, f := range fields {
+			for _, o := range out {
+				if o.Name == f.Name {
+					continue next
+				}
+			}
+			out = append(out, f)
+		}
+		return out
+	}
 	seen := make(map[string]bool, len(fields))
 	out := fields[:0]
 	for _, f := range fields {
@@ -354,16 +409,37 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 // responseFields builds the header block of a response.
 func responseFields(code int, h http.Header, v session.Version) []hpackz.Field {
 	n := namesFor(v)
-	status := strconv.Itoa(code)
-	if t := http.StatusText(code); t != "" {
-		status += " " + t
-	}
 	fields := make([]hpackz.Field, 0, 2+len(h))
-	fields = append(fields, hpackz.Field{Name: n.status, Value: status}, hpackz.Field{Name: n.version, Value: "HTTP/1.1"})
-	fields = appendHeader(fields, h, v, func(name string) bool {
-		return strings.HasPrefix(name, strings.ToLower(http.TrailerPrefix))
-	})
+	fields = append(fields, hpackz.Field{Name: n.status, Value: statusLine(code)}, hpackz.Field{Name: n.version, Value: "HTTP/1.1"})
+	fields = appendHeader(fields, h, v, isTrailerPrefixed)
 	return dedupe(fields)
+}
+
+// lowerTrailerPrefix is http.TrailerPrefix as a lower-case field name
+// starts with it.
+var lowerTrailerPrefix = strings.ToLower(http.TrailerPrefix)
+
+func isTrailerPrefixed(name string) bool { return strings.HasPrefix(name, lowerTrailerPrefix) }
+
+// statusLines holds the status values of the codes net/http names
+// ("200 OK"), built once.
+var statusLines = func() map[int]string {
+	m := make(map[int]string)
+	for code := 100; code < 600; code++ {
+		if t := http.StatusText(code); t != "" {
+			m[code] = strconv.Itoa(code) + " " + t
+		}
+	}
+	return m
+}()
+
+// statusLine returns the status value of a code: its number and, if it
+// has one, its reason phrase.
+func statusLine(code int) string {
+	if s, ok := statusLines[code]; ok {
+		return s
+	}
+	return strconv.Itoa(code)
 }
 
 // parseStatus reads the status code of a response's headers.
