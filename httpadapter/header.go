@@ -196,13 +196,23 @@ func toHeader(h http.Header, fields []hpackz.Field, n *names) {
 			connNamed = connectionNamed(strings.Split(f.Value, "\x00"))
 		}
 	}
+	// One backing array for the first value of every name, as
+	// net/textproto does: a header of one value costs no allocation of
+	// its own (the capacity of 1 makes a later append copy).
+	strs := make([]string, 0, len(fields))
 	for _, f := range fields {
 		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || hopByHop[f.Name] || connNamed[f.Name] {
 			continue
 		}
 		key := textproto.CanonicalMIMEHeaderKey(f.Name)
 		if strings.IndexByte(f.Value, 0) < 0 {
-			h[key] = append(h[key], f.Value) // one value, the usual case
+			// One value, the usual case.
+			if vv, ok := h[key]; ok {
+				h[key] = append(vv, f.Value)
+			} else {
+				strs = append(strs, f.Value)
+				h[key] = strs[len(strs)-1 : len(strs) : len(strs)]
+			}
 			continue
 		}
 		for _, v := range strings.Split(f.Value, "\x00") {
@@ -253,7 +263,7 @@ func requestFields(r *http.Request, v session.Version) ([]hpackz.Field, error) {
 	if !validMethod(method) {
 		return nil, fmt.Errorf("httpadapter: invalid method %q", method)
 	}
-	fields := make([]hpackz.Field, 0, 6+len(r.Header))
+	fields := make([]hpackz.Field, 0, 8+len(r.Header)) // room for content-length and accept-encoding
 	fields = append(fields,
 		hpackz.Field{Name: n.host, Value: host},
 		hpackz.Field{Name: n.method, Value: method},
