@@ -169,6 +169,7 @@ func (s *Server) serveSession(sess *session.Session, o *ServeConnOpts) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sess.LocalAddr()) // once, not per request
 	sc := &serverConn{srv: s, sess: sess, tls: o.TLS, base: ctx, names: namesFor(sess.Version())}
 	for {
 		st, err := sess.Accept(context.Background())
@@ -425,7 +426,6 @@ func (sc *serverConn) serveStream(st *stream.Stream) {
 // its handler will see.
 func (sc *serverConn) newWriter(req *http.Request, scheme string) *responseWriter {
 	ctx, cancel := context.WithCancel(sc.base)
-	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sc.sess.LocalAddr())
 	return &responseWriter{sc: sc, req: req, scheme: scheme, ctx: ctx, cancel: cancel, header: make(http.Header)}
 }
 
@@ -433,7 +433,7 @@ func (sc *serverConn) badRequest(st *stream.Stream, err error) {
 	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
 	body := "400 Bad Request: " + strings.TrimPrefix(err.Error(), "httpadapter: bad request: ") + "\n"
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	h.Set("Date", httpDate())
 	if st.Reply(responseFields(http.StatusBadRequest, h, sc.sess.Version()), false) == nil {
 		st.Write([]byte(body))
 	}
@@ -698,7 +698,7 @@ func (w *responseWriter) sendHeaderLocked(fin bool) error {
 	}
 	w.sniff = nil
 	if _, ok := w.hdr["Date"]; !ok {
-		w.hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+		w.hdr.Set("Date", httpDate())
 	}
 	if fin && w.bodyAllowed && !w.isHead && !w.hasTrailers() {
 		if _, ok := w.hdr["Content-Length"]; !ok {
@@ -1146,6 +1146,25 @@ func (w *responseWriter) finish() {
 		return
 	}
 	w.closeStream()
+}
+
+// cachedDate is a Date header value and the second it names.
+type cachedDate struct {
+	sec   int64
+	value string
+}
+
+var lastDate atomic.Pointer[cachedDate]
+
+// httpDate returns the Date header value of now, formatted once a second.
+func httpDate() string {
+	now := time.Now()
+	if d := lastDate.Load(); d != nil && d.sec == now.Unix() {
+		return d.value
+	}
+	d := &cachedDate{sec: now.Unix(), value: now.UTC().Format(http.TimeFormat)}
+	lastDate.Store(d)
+	return d.value
 }
 
 // getBuffer returns a response buffer of bufferSize writing to wr, reused
