@@ -278,7 +278,9 @@ func (cc *ClientConn) attempt(req *http.Request) (resp *http.Response, untouched
 		return nil, true, false, fmt.Errorf("httpadapter: %w", err)
 	}
 	cs := &clientStream{cc: cc, st: st, ctx: ctx}
-	cs.stopCancel = context.AfterFunc(ctx, func() { st.Reset(framing.StatusCancel) })
+	if ctx.Done() != nil { // a context that can end resets the stream when it does
+		cs.stopCancel = context.AfterFunc(ctx, func() { st.Reset(framing.StatusCancel) })
+	}
 	if !fin {
 		cs.bw = &bodyWriter{cs: cs, done: make(chan struct{}), trailer: req.Trailer, cl: req.ContentLength}
 		if hasBody {
