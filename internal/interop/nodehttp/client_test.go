@@ -19,6 +19,7 @@ import (
 
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/internal/interop/nodepeer"
+	"github.com/spdygo/spdy/internal/interop/testcert"
 	"github.com/spdygo/spdy/session"
 )
 
@@ -90,9 +91,9 @@ func startOurClient(t *testing.T, m mode, v session.Version, tap bool) *ourClien
 	var tlsConf *tls.Config
 	scheme := "http"
 	if m.tls {
-		cs := newCerts(t)
-		args = append(args, "--cert", cs.certFile, "--key", cs.keyFile)
-		tlsConf = &tls.Config{RootCAs: cs.pool}
+		cs := testcert.New(t)
+		args = append(args, "--cert", cs.CertFile, "--key", cs.KeyFile)
+		tlsConf = &tls.Config{RootCAs: cs.Pool}
 		scheme = "https"
 	}
 	node := startNode(t, args...)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/internal/interop/nodepeer"
+	"github.com/spdygo/spdy/internal/interop/testcert"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
 )
@@ -132,11 +133,11 @@ func startOurServer(t *testing.T, m mode, v session.Version) *ourServer {
 		})
 		return s
 	}
-	cs := newCerts(t)
-	s.caFile = cs.certFile
+	cs := testcert.New(t)
+	s.caFile = cs.CertFile
 	hs := &http.Server{
 		Handler:   s.handler(), // HTTP/1.1 and HTTP/2; none expected
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cs.pair}},
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cs.Pair}},
 		ErrorLog:  logTo(t),
 	}
 	if err := npn.ConfigureServer(hs, spdySrv); err != nil {
