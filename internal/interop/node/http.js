@@ -555,31 +555,32 @@ function client (o) {
 
   all.push = function (next) {
     // The agent's request emits 'push' with spdy-transport's push stream.
+    // A server sends the push's SYN_STREAM before the reply to its
+    // request, so a push that has not begun when the response has ended
+    // is missing; one that has begun is waited for.
     let main = null
+    let started = false
     let pushed = null
+    let reported = false
     function maybe () {
-      if (main && pushed) {
-        main.push = pushed
+      if (!reported && main && (pushed || !started)) {
+        reported = true
+        main.push = pushed || { missing: true }
         next(main)
       }
     }
     request(c, 'GET', '/push?size=' + (256 << 10), null, null, function (r) {
       main = r
-      if (!pushed) {
-        // A push that never came is reported after a grace period: the
-        // Go side fails on it.
-        setTimeout(function () {
-          if (!pushed) {
-            pushed = { missing: true }
-            maybe()
-          }
-        }, 5000)
-      }
       maybe()
     }, function (req) {
       req.on('push', function (ps) {
+        started = true
         const p = { path: ps.path, method: ps.method, host: ps.host, headers: ps.headers }
-        ps.on('error', function (err) { p.error = String(err.message) })
+        ps.on('error', function (err) {
+          p.error = String(err.message)
+          pushed = p
+          maybe()
+        })
         readAll(ps, function (buf) {
           p.bytes = buf.length
           p.sha256 = sha256(buf)
