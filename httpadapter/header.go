@@ -127,6 +127,24 @@ var commonLower = func() map[string]string {
 	return m
 }()
 
+// commonCanonical maps the lower-case names of commonLower back to their
+// canonical form.
+var commonCanonical = func() map[string]string {
+	m := make(map[string]string, len(commonLower))
+	for k, l := range commonLower {
+		m[l] = k
+	}
+	return m
+}()
+
+// canonicalName returns the canonical form of a received header name.
+func canonicalName(name string) string {
+	if k, ok := commonCanonical[name]; ok {
+		return k
+	}
+	return textproto.CanonicalMIMEHeaderKey(name)
+}
+
 // lowerName returns the lower-case form of a header name.
 func lowerName(k string) string {
 	if l, ok := commonLower[k]; ok {
@@ -204,7 +222,7 @@ func toHeader(h http.Header, fields []hpackz.Field, n *names) {
 		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || hopByHop[f.Name] || connNamed[f.Name] {
 			continue
 		}
-		key := textproto.CanonicalMIMEHeaderKey(f.Name)
+		key := canonicalName(f.Name)
 		if strings.IndexByte(f.Value, 0) < 0 {
 			// One value, the usual case.
 			if vv, ok := h[key]; ok {

@@ -170,7 +170,7 @@ func (s *Server) serveSession(sess *session.Session, o *ServeConnOpts) error {
 		ctx = context.Background()
 	}
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sess.LocalAddr()) // once, not per request
-	sc := &serverConn{srv: s, sess: sess, tls: o.TLS, base: ctx, names: namesFor(sess.Version())}
+	sc := &serverConn{srv: s, sess: sess, tls: o.TLS, base: ctx, names: namesFor(sess.Version()), remote: sess.RemoteAddr().String()}
 	for {
 		st, err := sess.Accept(context.Background())
 		if err != nil {
@@ -371,6 +371,7 @@ type serverConn struct {
 	tls         *tls.ConnectionState
 	base        context.Context
 	names       *names
+	remote      string      // the peer's address, for r.RemoteAddr
 	pushRefused atomic.Bool // the client reset a push: push no more
 }
 
@@ -446,7 +447,7 @@ func (sc *serverConn) run(w *responseWriter) {
 	ctx := w.ctx
 	defer w.cancel()
 	req := w.req
-	req.RemoteAddr = sc.sess.RemoteAddr().String()
+	req.RemoteAddr = sc.remote
 	req.TLS = sc.tls
 	var started <-chan struct{}
 	if w.push != nil {
