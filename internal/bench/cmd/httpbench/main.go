@@ -302,16 +302,18 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 
 	if c.workloads["w3"] {
 		fmt.Fprintf(w, "W3-http: %d clients, %d B POST body -> %d B response (%v per run)\n\n", c.w3Workers, c.w3Req, c.w3Resp, c.w3Dur)
-		fmt.Fprintf(w, "| transport | requests/s | vs %s | CPU µs/request | connections |\n", baseline)
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		fmt.Fprintf(w, "| transport | requests/s | vs %s | CPU µs/request | vs %s | connections |\n", baseline, baseline)
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 		base := statOf(res[key{"w3", 0, baseline}], rate)
+		baseCPU := statOf(res[key{"w3", 0, baseline}], cpuPerOp)
 		for _, t := range c.transports {
 			rs := res[key{"w3", 0, t.Name}]
 			if len(rs) == 0 {
 				continue
 			}
 			s := statOf(rs, rate)
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %.0f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), statOf(rs, cpuPerOp).med, statOf(rs, conns).hi)
+			cpu := statOf(rs, cpuPerOp)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %s | %.0f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cpu.med, ratio(cpu.med, baseCPU.med), statOf(rs, conns).hi)
 			if t.Multiplexed && t.Name != baseline {
 				verdicts = append(verdicts, verdict("W3-http requests/s", t.Name, s.med/base.med, 1.5, true))
 			}
