@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func TestBulkManyStreams(t *testing.T) {
 // TestRequests is W3 at a small size.
 func TestRequests(t *testing.T) {
 	eachTransport(t, func(t *testing.T, tr Transport) {
-		r, err := ReqResp(tr, ReqRespParams{Workers: 8, ReqSize: 100, RespSize: 1024, Ops: 200, Timeout: limit})
+		r, err := reqResp(t, tr, ReqRespParams{Workers: 8, ReqSize: 100, RespSize: 1024, Ops: 200, Timeout: limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +63,7 @@ func TestRequests(t *testing.T) {
 // TestOpenClose is W5 at a small size.
 func TestOpenClose(t *testing.T) {
 	eachTransport(t, func(t *testing.T, tr Transport) {
-		r, err := ReqResp(tr, ReqRespParams{Workers: 4, ReqSize: 1, RespSize: 1, Ops: 200, Timeout: limit})
+		r, err := reqResp(t, tr, ReqRespParams{Workers: 4, ReqSize: 1, RespSize: 1, Ops: 200, Timeout: limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,5 +145,20 @@ func TestRespCheckDetectsErrors(t *testing.T) {
 	fillResp(resp, other)
 	if checkResp(resp, req) == nil {
 		t.Fatal("the response to another request passes")
+	}
+}
+
+// reqResp runs ReqResp. smux alone sometimes ends a stream before its
+// response (a read returns io.EOF: about once in 600,000 cycles, see
+// docs/benchmarks.md), a failure of smux, not of the harness: for smux that
+// one error is retried, at most twice, and logged. Every other error of
+// every transport fails the test.
+func reqResp(t *testing.T, tr Transport, p ReqRespParams) (Result, error) {
+	for i := 0; ; i++ {
+		r, err := ReqResp(tr, p)
+		if err == nil || tr.Name != "smux" || i == 2 || !strings.Contains(err.Error(), "read response: EOF") {
+			return r, err
+		}
+		t.Logf("smux ended a stream early (%v); retrying", err)
 	}
 }
