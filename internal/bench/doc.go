@@ -9,4 +9,9 @@
 // each connection run in this process. The command cmd/muxbench runs them
 // all and prints medians and ratios; the package's tests run each workload
 // on each transport at tiny sizes and check only that the bytes arrive.
+//
+// The HTTP workloads (HTTPReqResp, HTTPBulk, HTTPIdle) run one handler
+// behind net/http's HTTP/1.1 and HTTP/2 cleartext and behind this module's
+// httpadapter over SPDY, driven by an http.Client (see HTTPTransports);
+// the command cmd/httpbench runs them.
 package bench
