@@ -25,8 +25,11 @@ func TestHTTPRequests(t *testing.T) {
 		if tr.Multiplexed && r.Conns != 1 {
 			t.Fatalf("%d connections for a multiplexed transport", r.Conns)
 		}
-		if r.Conns < 1 || r.Conns > 8 {
-			t.Fatalf("%d connections for 8 clients", r.Conns)
+		// HTTP/1.1's pool may dial more connections than it has clients
+		// (a request that finds none idle dials while another is being
+		// put back), so only the multiplexers have an exact count.
+		if r.Conns < 1 {
+			t.Fatalf("%d connections", r.Conns)
 		}
 	})
 }
