@@ -1509,6 +1509,12 @@ func TestShutdownDrains(t *testing.T) {
 		shut := make(chan error, 1)
 		go func() { shut <- ts.srv.Shutdown(limitCtx(t)) }()
 		ts.frames.waitFor(t, "GOAWAY")
+		// The trace shows the GOAWAY when it is read; a PING round trip
+		// makes sure the client's session has also handled it (frames
+		// are handled in order).
+		if _, err := ts.cs.Ping(limitCtx(t)); err != nil {
+			t.Fatalf("Ping after GOAWAY: %v", err)
+		}
 		if _, err := ts.cs.Open(limitCtx(t), &session.OpenOptions{Headers: requestBlock(v, request{}), Fin: true}); !errors.Is(err, session.ErrGoingAway) {
 			t.Errorf("Open after GOAWAY: %v, want ErrGoingAway", err)
 		}
