@@ -95,19 +95,30 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts *UpgradeOptions) (*ses
 	if err != nil {
 		return nil, "", err
 	}
-	var sc session.Config
-	if opts != nil && opts.Session != nil {
-		sc = *opts.Session
+	var sc *session.Config
+	if opts != nil {
+		sc = opts.Session
 	}
-	if sc.Version == 0 {
-		sc.Version = session.V31
-	}
-	s, err := session.NewServer(c, &sc)
+	s, err := session.NewServer(c, upgradeSessionConfig(sc))
 	if err != nil {
 		c.Close()
 		return nil, "", err
 	}
 	return s, proto, nil
+}
+
+// upgradeSessionConfig returns a copy of c (the zero Config if c is nil)
+// whose Version defaults to session.V31, the only version the Upgrade
+// handshake names.
+func upgradeSessionConfig(c *session.Config) *session.Config {
+	var sc session.Config
+	if c != nil {
+		sc = *c
+	}
+	if sc.Version == 0 {
+		sc.Version = session.V31
+	}
+	return &sc
 }
 
 // UpgradeConn is Upgrade without the session: it answers the handshake
@@ -273,14 +284,11 @@ func DialUpgrade(ctx context.Context, rawURL string, opts *UpgradeDialOptions) (
 	if err != nil {
 		return nil, "", err
 	}
-	var sc session.Config
-	if opts != nil && opts.Session != nil {
-		sc = *opts.Session
+	var sc *session.Config
+	if opts != nil {
+		sc = opts.Session
 	}
-	if sc.Version == 0 {
-		sc.Version = session.V31
-	}
-	s, err := session.NewClient(c, &sc)
+	s, err := session.NewClient(c, upgradeSessionConfig(sc))
 	if err != nil {
 		c.Close()
 		return nil, "", err
