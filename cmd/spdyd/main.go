@@ -78,7 +78,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.root, "root", ".", "`directory` to serve")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate `file` (PEM); needs -tls-key")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `file` (PEM); needs -tls-cert")
-	fs.BoolVar(&o.selfSigned, "tls-self-signed", false, "serve TLS with a certificate for 127.0.0.1 and localhost generated at start (kept in memory only)")
+	fs.BoolVar(&o.selfSigned, "tls-self-signed", false, "serve TLS with a certificate for 127.0.0.1, ::1 and localhost generated at start (kept in memory only)")
 	fs.StringVar(&o.proto, "proto", "auto", "SPDY `version`: auto, spdy/3.1, spdy/3 or spdy/2. On a plain port, auto reads it from each connection's first frames and a version pins it; with TLS, auto offers all three by ALPN and a version offers only that one")
 	fs.BoolVar(&o.push, "push", false, "with an HTML page, push the same-origin assets it links to (<link href>, <script src>, <img src>)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long a graceful shutdown waits for requests in flight")
