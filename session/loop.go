@@ -221,15 +221,7 @@ func (s *Session) dispatch() {
 	// The busy inputs first, without the cost of the full select.
 	select {
 	case ev, ok := <-s.inbound:
-		if ok {
-			s.handle(ev)
-			return
-		}
-		l.readerDone = true
-		s.inbound = nil
-		if !l.closing {
-			s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
-		}
+		s.received(ev, ok)
 		return
 	default:
 	}
@@ -245,15 +237,7 @@ func (s *Session) dispatch() {
 	}
 	select {
 	case ev, ok := <-s.inbound:
-		if !ok {
-			l.readerDone = true
-			s.inbound = nil
-			if !l.closing {
-				s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
-			}
-			return
-		}
-		s.handle(ev)
+		s.received(ev, ok)
 	case f := <-s.reqs:
 		f()
 	case <-s.wake:
@@ -264,12 +248,24 @@ func (s *Session) dispatch() {
 		s.onTick()
 	case <-l.closeTimerC:
 		l.closeTimerC = nil
-		if !l.connClosed {
-			l.connClosed = true
-			s.conn.Close()
-		}
+		s.closeConn()
 	case <-writerExit:
 		l.writerExited = true
+	}
+}
+
+// received handles what the reader sent; ok is false once it has ended
+// (after its final event, which already ended the session).
+func (s *Session) received(ev inEvent, ok bool) {
+	l := &s.l
+	if ok {
+		s.handle(ev)
+		return
+	}
+	l.readerDone = true
+	s.inbound = nil
+	if !l.closing {
+		s.closeWith(readError(errors.New("reader ended")), false, framing.GoAwayOK)
 	}
 }
 
@@ -277,9 +273,8 @@ func (s *Session) dispatch() {
 // loop may exit.
 func (s *Session) finishClose() bool {
 	l := &s.l
-	if !l.connClosed && !l.writerBusy && ((l.nCtrl == 0 && len(l.pending) == 0) || l.writeBroken) {
-		l.connClosed = true
-		s.conn.Close()
+	if !l.writerBusy && ((l.nCtrl == 0 && len(l.pending) == 0) || l.writeBroken) {
+		s.closeConn()
 	}
 	if l.connClosed && !l.writerBusy && s.writeCh != nil {
 		close(s.writeCh)
@@ -309,6 +304,14 @@ func (s *Session) finishClose() bool {
 	s.notifyMu.Unlock()
 	close(s.done)
 	return true
+}
+
+// closeConn closes the connection once.
+func (s *Session) closeConn() {
+	if !s.l.connClosed {
+		s.l.connClosed = true
+		s.conn.Close()
+	}
 }
 
 // writeFinished handles the writer's report on a batch.
@@ -612,6 +615,13 @@ func (s *Session) maybeFinish(ss *sstream) {
 	}
 }
 
+// remoteFinished records the peer's FIN on ss.
+func (s *Session) remoteFinished(ss *sstream) {
+	ss.remoteFin = true
+	ss.h.DeliverFin()
+	s.maybeFinish(ss)
+}
+
 // headerError answers a header block that failed to decode: the
 // compression context is lost (session error) or one stream is (stream
 // error). It reports whether the session goes on.
@@ -726,18 +736,28 @@ func (s *Session) initOut(ss *sstream) {
 	}
 }
 
-func (s *Session) onSynReply(ev inEvent) {
-	l := &s.l
-	ss := l.streams[ev.id]
+// headerStream returns the open stream a SYN_REPLY or HEADERS frame is
+// for, or nil when the frame was answered already: a header block that
+// failed to decode (lost compression context, or a bad block on an open
+// stream) or a stream that is not open.
+func (s *Session) headerStream(ev inEvent) *sstream {
+	ss := s.l.streams[ev.id]
 	if ev.hdrErr != nil {
 		var ce *hpackz.CompressionError
 		if errors.As(ev.hdrErr, &ce) || ss != nil {
 			s.headerError(ev.id, ev.hdrErr)
-			return
+			return nil
 		}
 	}
 	if ss == nil {
 		s.unknownStream(ev.id)
+	}
+	return ss
+}
+
+func (s *Session) onSynReply(ev inEvent) {
+	ss := s.headerStream(ev)
+	if ss == nil {
 		return
 	}
 	switch {
@@ -755,24 +775,13 @@ func (s *Session) onSynReply(ev inEvent) {
 	ss.replied = true
 	ss.h.DeliverReply(ev.fields)
 	if ev.flags.Has(framing.FlagFin) {
-		ss.remoteFin = true
-		ss.h.DeliverFin()
-		s.maybeFinish(ss)
+		s.remoteFinished(ss)
 	}
 }
 
 func (s *Session) onHeaders(ev inEvent) {
-	l := &s.l
-	ss := l.streams[ev.id]
-	if ev.hdrErr != nil {
-		var ce *hpackz.CompressionError
-		if errors.As(ev.hdrErr, &ce) || ss != nil {
-			s.headerError(ev.id, ev.hdrErr)
-			return
-		}
-	}
+	ss := s.headerStream(ev)
 	if ss == nil {
-		s.unknownStream(ev.id)
 		return
 	}
 	if ss.remoteFin {
@@ -800,9 +809,7 @@ func (s *Session) onHeaders(ev inEvent) {
 	}
 	ss.h.DeliverHeaders(ev.fields)
 	if ev.flags.Has(framing.FlagFin) {
-		ss.remoteFin = true
-		ss.h.DeliverFin()
-		s.maybeFinish(ss)
+		s.remoteFinished(ss)
 	}
 }
 
@@ -832,8 +839,11 @@ func (s *Session) onSettings(ev inEvent) {
 	if s.role == Client && ev.flags.Has(framing.FlagClearSettings) && s.cfg.PersistSettings != nil {
 		s.cfg.PersistSettings(nil, true)
 	}
-	seen := make(map[framing.SettingID]bool, len(ev.settings))
+	var seen [framing.SettingClientCertificateVectorSize + 1]bool
 	for _, e := range ev.settings {
+		if e.ID == 0 || e.ID > framing.SettingClientCertificateVectorSize {
+			continue // unknown ids are ignored
+		}
 		if seen[e.ID] {
 			continue // a receiver uses the first of duplicates
 		}
@@ -1023,9 +1033,7 @@ func (s *Session) onData(ev inEvent) {
 		pool.Put(ev.data)
 	}
 	if ev.flags.Has(framing.FlagFin) {
-		ss.remoteFin = true
-		ss.h.DeliverFin()
-		s.maybeFinish(ss)
+		s.remoteFinished(ss)
 	}
 }
 

@@ -139,10 +139,10 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 // of Config.V2Compat.
 func (s *Session) v2Compat() bool { return s.version == V2 && s.cfg.V2Compat }
 
-// eofError turns the end of the connection into the session's error.
+// readError turns a failed read into the session's error.
 func readError(err error) error {
 	if errors.Is(err, io.EOF) {
-		return &TransportError{Op: "read", Err: io.EOF}
+		err = io.EOF
 	}
 	return &TransportError{Op: "read", Err: err}
 }

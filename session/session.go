@@ -381,10 +381,9 @@ func (s *Session) Shutdown(ctx context.Context) error {
 // connection, fails every stream and pending call, and waits for the
 // session's goroutines to exit.
 func (s *Session) Close() error {
-	if err := s.runOnLoop(context.Background(), func() { s.closeWith(ErrClosed, true, framing.GoAwayOK) }); err != nil {
-		<-s.done
-		return nil
-	}
+	// If the session already ended, runOnLoop fails and there is only the
+	// end to wait for.
+	_ = s.runOnLoop(context.Background(), func() { s.closeWith(ErrClosed, true, framing.GoAwayOK) })
 	<-s.done
 	return nil
 }
@@ -405,7 +404,8 @@ func (l listener) Accept() (net.Conn, error) {
 func (l listener) Close() error   { return l.s.Close() }
 func (l listener) Addr() net.Addr { return l.s.LocalAddr() }
 
-// PeerSettings returns the last value the peer sent for each setting.
+// PeerSettings returns the last value the peer sent for each setting id
+// the protocol defines (ids 1 to 8); unknown ids are ignored.
 func (s *Session) PeerSettings() []framing.Setting {
 	var out []framing.Setting
 	ch := make(chan []framing.Setting, 1)
