@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,36 +26,10 @@ const (
 	concurrent = 100       // requests at once on one session
 )
 
-var (
-	installOnce sync.Once
-	installDir  string
-	installErr  error
-)
-
-// nodeDir returns the directory of the node scripts, with the packages of
-// its package-lock.json installed. The test is skipped only when node or
-// npm is not installed.
-func nodeDir(t *testing.T) string {
-	t.Helper()
-	if tool, ok := nodepeer.Available(); !ok {
-		t.Skipf("%s is not installed; the interop tests with node's spdy need node and npm", tool)
-	}
-	installOnce.Do(func() {
-		installDir, installErr = filepath.Abs(filepath.Join("..", "node"))
-		if installErr == nil {
-			installErr = nodepeer.Install(installDir)
-		}
-	})
-	if installErr != nil {
-		t.Fatal(installErr)
-	}
-	return installDir
-}
-
 // startNode runs `node http.js args...`, stopped when the test ends.
 func startNode(t *testing.T, args ...string) *nodepeer.Proc {
 	t.Helper()
-	return nodepeer.Start(t, nodeDir(t), append([]string{"http.js"}, args...)...)
+	return nodepeer.Start(t, nodepeer.Dir(t, "node's spdy"), append([]string{"http.js"}, args...)...)
 }
 
 // mode is how a connection reaches SPDY: plain TCP with prior knowledge,

@@ -66,7 +66,7 @@ func TestNodeQuirkEmulationWrites(t *testing.T) {
 
 // nodeVersionString returns `node --version`.
 func nodeVersionString(t *testing.T) string {
-	p := nodepeer.Start(t, nodeDir(t), "--version")
+	p := nodepeer.Start(t, nodepeer.Dir(t, "node's spdy"), "--version")
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	p.WaitExit(ctx)

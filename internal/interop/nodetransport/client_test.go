@@ -18,6 +18,7 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/interop/nodepeer"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
 )
@@ -60,7 +61,7 @@ func TestOurClientNodeServer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 			defer cancel()
 			var ls struct{ Port int }
-			node.wait(ctx, "listening", nil).decode(t, &ls)
+			node.Wait(ctx, "listening", nil).Decode(t, &ls)
 
 			conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ls.Port)))
 			if err != nil {
@@ -113,7 +114,7 @@ func (l tlog) Write(p []byte) (int, error) {
 type clientRun struct {
 	t    *testing.T
 	ctx  context.Context
-	node *nodeProc
+	node *nodepeer.Proc
 	sess *session.Session
 	v    session.Version
 }
@@ -203,11 +204,11 @@ func (c *clientRun) finishEcho(st *stream.Stream, want [32]byte, n int, sent cha
 		c.t.Errorf("stream %d: trailers %v, want x-trailer: done", st.ID(), st.Trailers())
 	}
 	var ev echoedEvent
-	c.node.wait(c.ctx, "echoed", func(e event) bool {
+	c.node.Wait(c.ctx, "echoed", func(e nodepeer.Event) bool {
 		var x echoedEvent
-		e.decode(c.t, &x)
+		e.Decode(c.t, &x)
 		return x.ID == st.ID()
-	}).decode(c.t, &ev)
+	}).Decode(c.t, &ev)
 	if ev.Bytes != n || ev.Sha256 != hex.EncodeToString(want[:]) {
 		c.t.Errorf("stream %d: node received %d bytes (sha256 %s), want %d", st.ID(), ev.Bytes, ev.Sha256, n)
 	}
@@ -270,12 +271,12 @@ func (c *clientRun) ping() {
 	if got := c.sess.Stats().PingsSent; got <= before {
 		c.t.Errorf("PingsSent %d after a ping, was %d", got, before)
 	}
-	c.node.wait(c.ctx, "ping", func(e event) bool {
+	c.node.Wait(c.ctx, "ping", func(e nodepeer.Event) bool {
 		var p struct {
 			Role string
 			Ack  bool
 		}
-		e.decode(c.t, &p)
+		e.Decode(c.t, &p)
 		return p.Role == "server" && !p.Ack
 	})
 }
@@ -324,13 +325,13 @@ func (c *clientRun) weReset() {
 		c.t.Fatalf("Reset: %v", err)
 	}
 	id := st.ID()
-	c.node.wait(c.ctx, "rst", func(e event) bool {
+	c.node.Wait(c.ctx, "rst", func(e nodepeer.Event) bool {
 		var r struct {
 			Role string
 			ID   framing.StreamID
 			Code string
 		}
-		e.decode(c.t, &r)
+		e.Decode(c.t, &r)
 		return r.Role == "server" && r.ID == id && r.Code == "CANCEL"
 	})
 }
@@ -386,10 +387,10 @@ func (c *clientRun) push(n int) {
 func (c *clientRun) versionSeen() {
 	c.t.Helper()
 	var seen []string
-	for _, e := range c.node.all() {
+	for _, e := range c.node.All() {
 		if e.Name == "version" {
 			var v struct{ Version float64 }
-			e.decode(c.t, &v)
+			e.Decode(c.t, &v)
 			seen = append(seen, strconv.FormatFloat(v.Version, 'f', -1, 64))
 		}
 	}
@@ -406,14 +407,14 @@ func (c *clientRun) close() {
 	if err := c.sess.Close(); err != nil {
 		c.t.Errorf("Close: %v", err)
 	}
-	c.node.wait(c.ctx, "goaway", func(e event) bool {
+	c.node.Wait(c.ctx, "goaway", func(e nodepeer.Event) bool {
 		var g struct{ Role, Code string }
-		e.decode(c.t, &g)
+		e.Decode(c.t, &g)
 		return g.Role == "server" && g.Code == "OK"
 	})
 	var cl struct{ Error *string }
-	c.node.wait(c.ctx, "close", nil).decode(c.t, &cl)
-	for _, e := range c.node.all() {
+	c.node.Wait(c.ctx, "close", nil).Decode(c.t, &cl)
+	for _, e := range c.node.All() {
 		if e.Name == "error" || e.Name == "stream-error" && !bytes.Contains(e.Raw, []byte("Got RST")) {
 			c.t.Errorf("node reported %s", e.Raw)
 		}

@@ -10,16 +10,17 @@ import (
 	"testing"
 
 	"github.com/spdygo/spdy/framing"
+	"github.com/spdygo/spdy/internal/interop/nodepeer"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
 )
 
 // dialNode starts a node server and connects a client session to it.
-func dialNode(t *testing.T, ctx context.Context, cfg *session.Config) (*nodeProc, *session.Session) {
+func dialNode(t *testing.T, ctx context.Context, cfg *session.Config) (*nodepeer.Proc, *session.Session) {
 	t.Helper()
 	node := startNode(t, "server")
 	var ls struct{ Port int }
-	node.wait(ctx, "listening", nil).decode(t, &ls)
+	node.Wait(ctx, "listening", nil).Decode(t, &ls)
 	conn, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ls.Port)))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +46,7 @@ func TestNodeQuirkV2GoAway(t *testing.T) {
 	}
 	sess.Close()
 	var e struct{ Message string }
-	node.wait(ctx, "error", nil).decode(t, &e)
+	node.Wait(ctx, "error", nil).Decode(t, &e)
 	if e.Message != "GOAWAY OOB" {
 		t.Errorf("node's error %q, want GOAWAY OOB", e.Message)
 	}
@@ -78,7 +79,7 @@ func TestNodeQuirkGoAwayAbortsOurStreams(t *testing.T) {
 		t.Errorf("Shutdown: %v", err)
 	}
 	var se struct{ Message string }
-	node.wait(ctx, "stream-error", nil).decode(t, &se)
+	node.Wait(ctx, "stream-error", nil).Decode(t, &se)
 	if !strings.Contains(se.Message, "GOAWAY") {
 		t.Errorf("node's stream error %q, want its abort after GOAWAY", se.Message)
 	}

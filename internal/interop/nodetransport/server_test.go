@@ -16,6 +16,7 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/interop/nodepeer"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
 )
@@ -53,8 +54,8 @@ func TestNodeClientOurServer(t *testing.T) {
 			srv.serve()
 
 			var res nodeResult
-			node.wait(ctx, "result", nil).decode(t, &res)
-			if err := node.waitExit(ctx); err != nil {
+			node.Wait(ctx, "result", nil).Decode(t, &res)
+			if err := node.WaitExit(ctx); err != nil {
 				t.Errorf("node client exited with %v", err)
 			}
 			select {
@@ -314,7 +315,7 @@ func (s *serverRun) handle(st *stream.Stream) {
 }
 
 // check compares what node reported with what our server sent and saw.
-func (s *serverRun) check(node *nodeProc, res *nodeResult) {
+func (s *serverRun) check(node *nodepeer.Proc, res *nodeResult) {
 	t := s.t
 	if !res.Done || res.Timeout || res.ClosedEarly {
 		t.Fatalf("node's scenario did not finish: done=%v timeout=%v closedEarly=%v", res.Done, res.Timeout, res.ClosedEarly)
@@ -412,7 +413,7 @@ func (s *serverRun) check(node *nodeProc, res *nodeResult) {
 	}
 
 	sessionUpdates := 0
-	for _, e := range node.all() {
+	for _, e := range node.All() {
 		switch e.Name {
 		case "error", "stream-error":
 			if !strings.Contains(string(e.Raw), "Got RST: INTERNAL_ERROR") {
