@@ -3,18 +3,13 @@ package httpadapter
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -28,6 +23,7 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/selfsigned"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
 )
@@ -484,35 +480,20 @@ func TestRequestTrailers(t *testing.T) {
 	})
 }
 
-// selfSigned returns a certificate for example.test made at run time.
-func selfSigned(t testing.TB) tls.Certificate {
+// selfSigned returns a certificate for example.test made at run time, and
+// a pool that trusts it.
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, pool, err := selfsigned.New("httpadapter test", "example.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "example.test"},
-		DNSNames:     []string{"example.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return cert, pool
 }
 
 func TestRequestTLS(t *testing.T) {
 	forVersions(t, versions, func(t *testing.T, v session.Version) {
-		cert := selfSigned(t)
-		pool := x509.NewCertPool()
-		leaf, _ := x509.ParseCertificate(cert.Certificate[0])
-		pool.AddCert(leaf)
+		cert, pool := selfSigned(t)
 		seen := make(chan seenRequest, 1)
 		ts := startServer(t, v, recordingHandler(seen), &serverOpts{conns: func(c, s net.Conn) (net.Conn, net.Conn) {
 			return tls.Client(c, &tls.Config{ServerName: "example.test", RootCAs: pool, NextProtos: []string{v.String()}}),
@@ -532,9 +513,10 @@ func TestRequestTLS(t *testing.T) {
 func TestTLSHandshakeFailure(t *testing.T) {
 	c1, c2 := tcpPair(t)
 	srv := &Server{Handler: http.NotFoundHandler()}
+	cert, _ := selfSigned(t)
 	done := make(chan error, 1)
 	go func() {
-		done <- srv.ServeConn(tls.Server(c2, &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}), nil)
+		done <- srv.ServeConn(tls.Server(c2, &tls.Config{Certificates: []tls.Certificate{cert}}), nil)
 	}()
 	c1.Write([]byte("this is no TLS client hello\r\n\r\n"))
 	if err := recv(t, done, "ServeConn"); err == nil {

@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -31,6 +26,7 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/selfsigned"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
 )
@@ -89,53 +85,30 @@ func ctPoll(t testing.TB, what string, cond func() bool) {
 	t.Fatalf("gave up waiting for %s", what)
 }
 
-var (
-	ctCertOnce sync.Once
-	ctCertVal  tls.Certificate
-	ctPoolVal  *x509.CertPool
-	ctCertErr  error
-)
+// ctCerts is a self-signed certificate for 127.0.0.1, ::1 and localhost,
+// generated once per run.
+var ctCerts = sync.OnceValue(func() ctPair {
+	var p ctPair
+	p.cert, p.pool, p.err = selfsigned.Loopback("httpadapter client test")
+	return p
+})
 
-// ctCert returns a self-signed certificate for 127.0.0.1 and localhost,
-// generated once per run, and a pool that trusts it.
+// ctPair is a certificate, a pool that trusts it, or why they are missing.
+type ctPair struct {
+	cert tls.Certificate
+	pool *x509.CertPool
+	err  error
+}
+
+// ctCert returns the run's self-signed certificate and a pool that trusts
+// it.
 func ctCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
-	ctCertOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			ctCertErr = err
-			return
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "httpadapter client test"},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-			IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-			DNSNames:              []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			ctCertErr = err
-			return
-		}
-		leaf, err := x509.ParseCertificate(der)
-		if err != nil {
-			ctCertErr = err
-			return
-		}
-		ctCertVal = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-		ctPoolVal = x509.NewCertPool()
-		ctPoolVal.AddCert(leaf)
-	})
-	if ctCertErr != nil {
-		t.Fatal(ctCertErr)
+	p := ctCerts()
+	if p.err != nil {
+		t.Fatal(p.err)
 	}
-	return ctCertVal, ctPoolVal
+	return p.cert, p.pool
 }
 
 // ctListener counts the connections it accepts.

@@ -4,15 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"sync"
@@ -23,6 +18,7 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
+	"github.com/spdygo/spdy/internal/selfsigned"
 	"github.com/spdygo/spdy/session"
 )
 
@@ -49,46 +45,28 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
-// testCert is a self-signed certificate for 127.0.0.1, made once per run.
-var testCert = sync.OnceValues(func() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "npn test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+// testCert is a self-signed certificate for 127.0.0.1, ::1 and localhost,
+// made once per run, and a pool that trusts it.
+var testCert = sync.OnceValues(func() (tlsPair, error) {
+	cert, pool, err := selfsigned.Loopback("npn test")
+	return tlsPair{cert, pool}, err
 })
+
+// tlsPair is a certificate and a pool that trusts it.
+type tlsPair struct {
+	cert tls.Certificate
+	pool *x509.CertPool
+}
 
 // tlsConfigs returns a server config with the test certificate and a
 // client config that trusts it.
 func tlsConfigs(t testing.TB) (server, client *tls.Config) {
 	t.Helper()
-	cert, err := testCert()
+	p, err := testCert()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert.Leaf)
-	return &tls.Config{Certificates: []tls.Certificate{cert}}, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	return &tls.Config{Certificates: []tls.Certificate{p.cert}}, &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1"}
 }
 
 // spdyGet sends a GET for path over a client session and returns the
