@@ -26,8 +26,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -116,43 +114,29 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("unknown workload %q (want w3, w1, wmem)", w)
 		}
 	}
-	if c.w1Size, err = parseSize(w1Size); err != nil {
+	if c.w1Size, err = bench.ParseSize(w1Size); err != nil {
 		return err
 	}
-	for _, s := range []struct {
-		s   string
-		dst *int
-	}{{chunk, &c.chunk}, {w3Req, &c.w3Req}, {w3Resp, &c.w3Resp}} {
-		n, err := parseSize(s.s)
-		if err != nil {
-			return err
-		}
-		if n < 1 || n > 1<<30 {
-			return fmt.Errorf("size %q out of range", s.s)
-		}
-		*s.dst = int(n)
+	if c.chunk, err = bench.ParseBufSize(chunk); err != nil {
+		return err
 	}
-	for _, f := range strings.Split(wmem, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return fmt.Errorf("bad -wmem-requests entry %q", f)
-		}
-		c.wmem = append(c.wmem, n)
+	if c.w3Req, err = bench.ParseBufSize(w3Req); err != nil {
+		return err
+	}
+	if c.w3Resp, err = bench.ParseBufSize(w3Resp); err != nil {
+		return err
+	}
+	if c.wmem, err = bench.ParseCounts(wmem, "wmem-requests"); err != nil {
+		return err
 	}
 	if c.w3Workers < 1 || c.w1Size < 1 {
 		return fmt.Errorf("counts and sizes must be positive")
 	}
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopCPU, err := bench.StartCPUProfile(cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopCPU()
 	if memprofile != "" {
 		runtime.MemProfileRate = 64 << 10
 		defer func() {
@@ -162,9 +146,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	load0 := loadAvg()
+	load0 := bench.LoadAvg()
 	res, fails, skips := measure(&c, stderr)
-	report(stdout, &c, res, fails, skips, load0, loadAvg())
+	report(stdout, &c, res, fails, skips, load0, bench.LoadAvg())
 	if len(fails) > 0 {
 		return fmt.Errorf("%d runs failed", len(fails))
 	}
@@ -261,32 +245,6 @@ func describe(w string, r bench.HTTPResult) string {
 
 func cpuPerOp(r bench.HTTPResult) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) }
 
-// stat is the median and range of one cell.
-type stat struct{ med, lo, hi float64 }
-
-func statOf(rs []bench.HTTPResult, f func(bench.HTTPResult) float64) stat {
-	if len(rs) == 0 {
-		return stat{math.NaN(), math.NaN(), math.NaN()}
-	}
-	v := make([]float64, len(rs))
-	for i, r := range rs {
-		v[i] = f(r)
-	}
-	slices.Sort(v)
-	med := v[len(v)/2]
-	if len(v)%2 == 0 {
-		med = (v[len(v)/2-1] + v[len(v)/2]) / 2
-	}
-	return stat{med, v[0], v[len(v)-1]}
-}
-
-func ratio(a, b float64) string {
-	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
-}
-
 // baseline is the transport every ratio is taken against.
 const baseline = "h2c"
 
@@ -294,7 +252,7 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); load average %s before, %s after; medians of %d repetitions, [min–max] in brackets; ratios to %s.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), cpuModel(), load0, load1, c.reps, baseline)
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), bench.CPUModel(), load0, load1, c.reps, baseline)
 	rate := func(r bench.HTTPResult) float64 { return r.Rate() }
 	tput := func(r bench.HTTPResult) float64 { return r.Throughput() / 1e6 }
 	conns := func(r bench.HTTPResult) float64 { return float64(r.Conns) }
@@ -304,38 +262,38 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 		fmt.Fprintf(w, "W3-http: %d clients, %d B POST body -> %d B response (%v per run)\n\n", c.w3Workers, c.w3Req, c.w3Resp, c.w3Dur)
 		fmt.Fprintf(w, "| transport | requests/s | vs %s | CPU µs/request | vs %s | connections |\n", baseline, baseline)
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
-		base := statOf(res[key{"w3", 0, baseline}], rate)
-		baseCPU := statOf(res[key{"w3", 0, baseline}], cpuPerOp)
+		base := bench.StatOf(res[key{"w3", 0, baseline}], rate)
+		baseCPU := bench.StatOf(res[key{"w3", 0, baseline}], cpuPerOp)
 		for _, t := range c.transports {
 			rs := res[key{"w3", 0, t.Name}]
 			if len(rs) == 0 {
 				continue
 			}
-			s := statOf(rs, rate)
-			cpu := statOf(rs, cpuPerOp)
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %s | %.0f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cpu.med, ratio(cpu.med, baseCPU.med), statOf(rs, conns).hi)
+			s := bench.StatOf(rs, rate)
+			cpu := bench.StatOf(rs, cpuPerOp)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %s | %.0f |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cpu.Med, bench.Ratio(cpu.Med, baseCPU.Med), bench.StatOf(rs, conns).Hi)
 			if t.Multiplexed && t.Name != baseline {
-				verdicts = append(verdicts, verdict("W3-http requests/s", t.Name, s.med/base.med, 1.5, true))
+				verdicts = append(verdicts, verdict("W3-http requests/s", t.Name, s.Med/base.Med, 1.5, true))
 			}
 		}
 		fmt.Fprintln(w)
 	}
 	if c.workloads["w1"] {
-		fmt.Fprintf(w, "W1-http: one response of %s (handler writes and client reads of %s)\n\n", fmtSize(c.w1Size), fmtSize(int64(c.chunk)))
+		fmt.Fprintf(w, "W1-http: one response of %s (handler writes and client reads of %s)\n\n", bench.FormatSize(c.w1Size), bench.FormatSize(int64(c.chunk)))
 		fmt.Fprintf(w, "| transport | MB/s | vs %s | CPU s/GB | vs %s |\n", baseline, baseline)
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-		base := statOf(res[key{"w1", 0, baseline}], tput)
-		baseCPU := statOf(res[key{"w1", 0, baseline}], func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
+		base := bench.StatOf(res[key{"w1", 0, baseline}], tput)
+		baseCPU := bench.StatOf(res[key{"w1", 0, baseline}], func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
 		for _, t := range c.transports {
 			rs := res[key{"w1", 0, t.Name}]
 			if len(rs) == 0 {
 				continue
 			}
-			s := statOf(rs, tput)
-			cs := statOf(rs, func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cs.med, cs.lo, cs.hi, ratio(cs.med, baseCPU.med))
+			s := bench.StatOf(rs, tput)
+			cs := bench.StatOf(rs, func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med, cs.Lo, cs.Hi, bench.Ratio(cs.Med, baseCPU.Med))
 			if t.Multiplexed && t.Name != baseline {
-				verdicts = append(verdicts, verdict("W1-http MB/s", t.Name, s.med/base.med, 2, true))
+				verdicts = append(verdicts, verdict("W1-http MB/s", t.Name, s.Med/base.Med, 2, true))
 			}
 		}
 		fmt.Fprintln(w)
@@ -346,7 +304,7 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 		mem := func(r bench.HTTPResult) float64 { return r.HeapPerStream + r.StackPerStream }
 		for _, n := range c.wmem {
-			base := statOf(res[key{"wmem", n, baseline}], mem)
+			base := bench.StatOf(res[key{"wmem", n, baseline}], mem)
 			for _, t := range c.transports {
 				k := key{"wmem", n, t.Name}
 				if err, ok := skips[k]; ok {
@@ -357,13 +315,13 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 				if len(rs) == 0 {
 					continue
 				}
-				h := statOf(rs, func(r bench.HTTPResult) float64 { return r.HeapPerStream })
-				st := statOf(rs, func(r bench.HTTPResult) float64 { return r.StackPerStream })
-				m := statOf(rs, mem)
-				g := statOf(rs, func(r bench.HTTPResult) float64 { return r.GoroutinesPerStream })
-				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.0f | %s | %.2f | %.0f |\n", t.Name, n, h.med, h.lo, h.hi, st.med, m.med, ratio(m.med, base.med), g.med, statOf(rs, conns).hi)
+				h := bench.StatOf(rs, func(r bench.HTTPResult) float64 { return r.HeapPerStream })
+				st := bench.StatOf(rs, func(r bench.HTTPResult) float64 { return r.StackPerStream })
+				m := bench.StatOf(rs, mem)
+				g := bench.StatOf(rs, func(r bench.HTTPResult) float64 { return r.GoroutinesPerStream })
+				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.0f | %s | %.2f | %.0f |\n", t.Name, n, h.Med, h.Lo, h.Hi, st.Med, m.Med, bench.Ratio(m.Med, base.Med), g.Med, bench.StatOf(rs, conns).Hi)
 				if t.Multiplexed && t.Name != baseline {
-					verdicts = append(verdicts, verdict(fmt.Sprintf("Wmem-http/%d memory per request", n), t.Name, m.med/base.med, 1, false))
+					verdicts = append(verdicts, verdict(fmt.Sprintf("Wmem-http/%d memory per request", n), t.Name, m.Med/base.Med, 1, false))
 				}
 			}
 		}
@@ -401,62 +359,4 @@ func verdict(what, t string, r, target float64, atLeast bool) string {
 		return fmt.Sprintf("%s, %s: %.2f× (target < %.1f×): met", what, t, r, target)
 	}
 	return fmt.Sprintf("%s, %s: %.2f× (target < %.1f×): missed by %.0f %%", what, t, r, target, (r/target-1)*100)
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-// parseSize reads a byte count with an optional suffix: KiB, MiB, GiB
-// (powers of 1024), KB, MB, GB (powers of 1000), or B.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suf) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
-}
-
-func fmtSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
 }

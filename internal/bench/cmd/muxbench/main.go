@@ -21,12 +21,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"runtime"
-	"runtime/pprof"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -128,44 +124,30 @@ func run(args []string, stdout, stderr io.Writer) error {
 		dst *int64
 	}{{w1Size, &c.w1Size}, {w2Size, &c.w2Size}}
 	for _, s := range sizes {
-		if *s.dst, err = parseSize(s.s); err != nil {
+		if *s.dst, err = bench.ParseSize(s.s); err != nil {
 			return err
 		}
 	}
-	for _, s := range []struct {
-		s   string
-		dst *int
-	}{{chunk, &c.chunk}, {w3Req, &c.w3Req}, {w3Resp, &c.w3Resp}} {
-		n, err := parseSize(s.s)
-		if err != nil {
-			return err
-		}
-		if n < 1 || n > 1<<30 {
-			return fmt.Errorf("size %q out of range", s.s)
-		}
-		*s.dst = int(n)
+	if c.chunk, err = bench.ParseBufSize(chunk); err != nil {
+		return err
 	}
-	for _, f := range strings.Split(w4, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return fmt.Errorf("bad -w4-streams entry %q", f)
-		}
-		c.w4Streams = append(c.w4Streams, n)
+	if c.w3Req, err = bench.ParseBufSize(w3Req); err != nil {
+		return err
+	}
+	if c.w3Resp, err = bench.ParseBufSize(w3Resp); err != nil {
+		return err
+	}
+	if c.w4Streams, err = bench.ParseCounts(w4, "w4-streams"); err != nil {
+		return err
 	}
 	if c.w2Streams < 1 || c.w3Workers < 1 || c.w5Workers < 1 || c.w1Size < 1 || c.w2Size < 1 {
 		return fmt.Errorf("counts and sizes must be positive")
 	}
-	if cpuprofile != "" {
-		f, err := os.Create(cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopCPU, err := bench.StartCPUProfile(cpuprofile)
+	if err != nil {
+		return err
 	}
+	defer stopCPU()
 	res, fails := measure(&c, stderr)
 	report(stdout, &c, res, fails)
 	if len(fails) > 0 {
@@ -260,82 +242,44 @@ func describe(w string, r bench.Result) string {
 	return ""
 }
 
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func values(rs []bench.Result, f func(bench.Result) float64) []float64 {
-	out := make([]float64, len(rs))
-	for i, r := range rs {
-		out[i] = f(r)
-	}
-	return out
-}
-
-// stat is the median and range of one cell.
-type stat struct{ med, lo, hi float64 }
-
-func statOf(rs []bench.Result, f func(bench.Result) float64) stat {
-	v := values(rs, f)
-	if len(v) == 0 {
-		return stat{math.NaN(), math.NaN(), math.NaN()}
-	}
-	return stat{median(v), slices.Min(v), slices.Max(v)}
-}
-
-func ratio(a, b float64) string {
-	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
-		return "–"
-	}
-	return fmt.Sprintf("%.2f×", a/b)
-}
-
 func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failure) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); medians of %d repetitions, [min–max] in brackets.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), cpuModel(), c.reps)
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), bench.CPUModel(), c.reps)
 	has := func(w string, t string) bool { return len(res[key{w, 0, t}]) > 0 }
 	tput := func(r bench.Result) float64 { return r.Throughput() / 1e6 }
 	cpuGB := func(r bench.Result) float64 { return r.CPUPerGB() }
 	rate := func(r bench.Result) float64 { return r.Rate() }
 
 	if c.workloads["w1"] {
-		fmt.Fprintf(w, "W1: one stream moving %s (writes of %s)\n\n", fmtSize(c.w1Size), fmtSize(int64(c.chunk)))
+		fmt.Fprintf(w, "W1: one stream moving %s (writes of %s)\n\n", bench.FormatSize(c.w1Size), bench.FormatSize(int64(c.chunk)))
 		fmt.Fprintln(w, "| transport | MB/s | vs tcp | CPU s/GB | vs tcp |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-		base := statOf(res[key{"w1", 0, "tcp"}], tput)
-		baseCPU := statOf(res[key{"w1", 0, "tcp"}], cpuGB)
+		base := bench.StatOf(res[key{"w1", 0, "tcp"}], tput)
+		baseCPU := bench.StatOf(res[key{"w1", 0, "tcp"}], cpuGB)
 		for _, t := range c.transports {
 			if !has("w1", t.Name) {
 				continue
 			}
-			s := statOf(res[key{"w1", 0, t.Name}], tput)
-			cs := statOf(res[key{"w1", 0, t.Name}], cpuGB)
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cs.med, cs.lo, cs.hi, ratio(cs.med, baseCPU.med))
+			s := bench.StatOf(res[key{"w1", 0, t.Name}], tput)
+			cs := bench.StatOf(res[key{"w1", 0, t.Name}], cpuGB)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med, cs.Lo, cs.Hi, bench.Ratio(cs.Med, baseCPU.Med))
 		}
 		fmt.Fprintln(w)
 	}
 	if c.workloads["w2"] {
-		fmt.Fprintf(w, "W2: %d concurrent streams of %s each (writes of %s)\n\n", c.w2Streams, fmtSize(c.w2Size), fmtSize(int64(c.chunk)))
+		fmt.Fprintf(w, "W2: %d concurrent streams of %s each (writes of %s)\n\n", c.w2Streams, bench.FormatSize(c.w2Size), bench.FormatSize(int64(c.chunk)))
 		fmt.Fprintln(w, "| transport | MB/s | vs tcp | CPU s/GB |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|")
-		base := statOf(res[key{"w2", 0, "tcp"}], tput)
+		base := bench.StatOf(res[key{"w2", 0, "tcp"}], tput)
 		for _, t := range c.transports {
 			if !has("w2", t.Name) {
 				continue
 			}
-			s := statOf(res[key{"w2", 0, t.Name}], tput)
-			cs := statOf(res[key{"w2", 0, t.Name}], cpuGB)
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cs.med)
+			s := bench.StatOf(res[key{"w2", 0, t.Name}], tput)
+			cs := bench.StatOf(res[key{"w2", 0, t.Name}], cpuGB)
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med)
 		}
 		fmt.Fprintln(w)
 	}
@@ -343,14 +287,14 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 		fmt.Fprintf(w, "%s\n\n", title)
 		fmt.Fprintln(w, "| transport | ops/s | vs yamux | CPU µs/op |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|")
-		base := statOf(res[key{wl, 0, "yamux"}], rate)
+		base := bench.StatOf(res[key{wl, 0, "yamux"}], rate)
 		for _, t := range c.transports {
 			if !has(wl, t.Name) {
 				continue
 			}
-			s := statOf(res[key{wl, 0, t.Name}], rate)
-			cpu := statOf(res[key{wl, 0, t.Name}], func(r bench.Result) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) })
-			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f |\n", t.Name, s.med, s.lo, s.hi, ratio(s.med, base.med), cpu.med)
+			s := bench.StatOf(res[key{wl, 0, t.Name}], rate)
+			cpu := bench.StatOf(res[key{wl, 0, t.Name}], func(r bench.Result) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) })
+			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cpu.Med)
 		}
 		fmt.Fprintln(w)
 	}
@@ -367,10 +311,10 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 				if len(rs) == 0 {
 					continue
 				}
-				h := statOf(rs, func(r bench.Result) float64 { return r.HeapPerStream / 2 })
-				st := statOf(rs, func(r bench.Result) float64 { return r.StackPerStream / 2 })
-				g := statOf(rs, func(r bench.Result) float64 { return r.GoroutinesPerStream })
-				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.3f |\n", t.Name, n, h.med, h.lo, h.hi, st.med, g.med)
+				h := bench.StatOf(rs, func(r bench.Result) float64 { return r.HeapPerStream / 2 })
+				st := bench.StatOf(rs, func(r bench.Result) float64 { return r.StackPerStream / 2 })
+				g := bench.StatOf(rs, func(r bench.Result) float64 { return r.GoroutinesPerStream })
+				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.3f |\n", t.Name, n, h.Med, h.Lo, h.Hi, st.Med, g.Med)
 			}
 		}
 		fmt.Fprintln(w)
@@ -385,50 +329,4 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-func cpuModel() string {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown CPU"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-// parseSize reads a byte count with an optional suffix: KiB, MiB, GiB
-// (powers of 1024), KB, MB, GB (powers of 1000), or B.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
-		if strings.HasSuffix(t, u.suf) {
-			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suf)), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/mult {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
-}
-
-func fmtSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d B", n)
 }

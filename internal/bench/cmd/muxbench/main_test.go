@@ -51,14 +51,3 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"100": 100, "1KiB": 1024, "1 MiB": 1 << 20, "2GiB": 2 << 30, "3KB": 3000, "5B": 5} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	if _, err := parseSize("-1"); err == nil {
-		t.Error("negative size accepted")
-	}
-}
