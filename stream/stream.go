@@ -384,13 +384,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 			s.wbuf = nil
 			return s.wtaken, err
 		}
-		ch := s.waitLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-s.wdl.wait():
-		}
-		s.mu.Lock()
+		s.waitWriteLocked()
 	}
 	if s.wtaken < len(p) { // cut short by Close, Reset or the session
 		err := s.writeErrLocked()
@@ -404,6 +398,18 @@ func (s *Stream) Write(p []byte) (int, error) {
 
 // writeErrLocked is the error that stops writing, if any.
 func (s *Stream) writeErrLocked() error {
+	if err := s.stopErrLocked(); err != nil {
+		return err
+	}
+	if s.wfin || s.sendClosed {
+		return ErrWriteClosed
+	}
+	return nil
+}
+
+// stopErrLocked is the error that ends a write already handed to the
+// session: Close, a reset or the session's end, or the write deadline.
+func (s *Stream) stopErrLocked() error {
 	switch {
 	case s.closed:
 		return ErrClosed
@@ -411,10 +417,20 @@ func (s *Stream) writeErrLocked() error {
 		return s.writeErr
 	case s.wdl.expired():
 		return os.ErrDeadlineExceeded
-	case s.wfin || s.sendClosed:
-		return ErrWriteClosed
 	}
 	return nil
+}
+
+// waitWriteLocked waits, with s.mu released, for a change of state or the
+// write deadline.
+func (s *Stream) waitWriteLocked() {
+	ch := s.waitLocked()
+	s.mu.Unlock()
+	select {
+	case <-ch:
+	case <-s.wdl.wait():
+	}
+	s.mu.Lock()
 }
 
 // acquireWrite takes the writer slot, which orders concurrent Write,
@@ -426,13 +442,7 @@ func (s *Stream) acquireWrite() error {
 			s.mu.Unlock()
 			return err
 		}
-		ch := s.waitLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-s.wdl.wait():
-		}
-		s.mu.Lock()
+		s.waitWriteLocked()
 	}
 	s.writing = true
 	s.mu.Unlock()
@@ -509,24 +519,12 @@ func (s *Stream) SendHeaders(fields []hpackz.Field, fin bool) error {
 	}
 	s.notifyLocked()
 	for s.whdrSet {
-		if s.closed || s.writeErr != nil || s.wdl.expired() {
+		if err := s.stopErrLocked(); err != nil {
 			s.whdrSet = false
 			s.whdr = nil
-			if s.closed {
-				return ErrClosed
-			}
-			if s.writeErr != nil {
-				return s.writeErr
-			}
-			return os.ErrDeadlineExceeded
+			return err
 		}
-		ch := s.waitLocked()
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-s.wdl.wait():
-		}
-		s.mu.Lock()
+		s.waitWriteLocked()
 	}
 	return nil
 }
