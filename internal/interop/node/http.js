@@ -57,36 +57,11 @@ const fs = require('fs')
 const http = require('http')
 const https = require('https')
 const spdy = require('spdy')
+const { emit, sha256, args, readAll, writeAll, exitOnStdinEnd } = require('./common')
 
 const LIFETIME_MS = 150 * 1000
 
 process.noDeprecation = true // node-spdy uses process.binding
-
-function emit (obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n')
-}
-
-function sha256 (buf) {
-  return crypto.createHash('sha256').update(buf).digest('hex')
-}
-
-function args (argv) {
-  const out = { _: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a.startsWith('--')) {
-      const name = a.slice(2)
-      if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-        out[name] = argv[++i]
-      } else {
-        out[name] = true
-      }
-    } else {
-      out._.push(a)
-    }
-  }
-  return out
-}
 
 function patchEmulation () {
   const sw = process.binding('stream_wrap')
@@ -114,31 +89,6 @@ function patchEmulation () {
     }
     return this.writeEnc(req, Buffer.concat(bufs), null)
   }
-}
-
-// writeAll writes buf to w in pieces, honoring backpressure, then calls
-// done.
-function writeAll (w, buf, piece, done) {
-  let off = 0
-  function more () {
-    while (off < buf.length) {
-      const end = Math.min(off + piece, buf.length)
-      const ok = w.write(buf.slice(off, end))
-      off = end
-      if (!ok) {
-        w.once('drain', more)
-        return
-      }
-    }
-    done()
-  }
-  more()
-}
-
-function readAll (r, done) {
-  const chunks = []
-  r.on('data', function (c) { chunks.push(c) })
-  r.on('end', function () { done(Buffer.concat(chunks)) })
 }
 
 // rangeBody is the resource of /range: byte i is i % 251, which the Go
@@ -322,9 +272,7 @@ function server (o) {
     emit({ event: 'lifetime' })
     process.exit(1)
   }, LIFETIME_MS).unref()
-  // The tests close stdin (or kill the process) to stop the server.
-  process.stdin.on('end', function () { process.exit(0) })
-  process.stdin.resume()
+  exitOnStdinEnd()
 }
 
 // serveRange answers one single-range Range request (bytes=a-b, a-, -n)

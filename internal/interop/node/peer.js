@@ -21,34 +21,9 @@
 const crypto = require('crypto')
 const net = require('net')
 const transport = require('spdy-transport')
+const { emit, sha256, args, readAll, writeAll, exitOnStdinEnd } = require('./common')
 
 const LIFETIME_MS = 120 * 1000
-
-function emit (obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n')
-}
-
-function sha256 (buf) {
-  return crypto.createHash('sha256').update(buf).digest('hex')
-}
-
-function args (argv) {
-  const out = { _: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    if (a.startsWith('--')) {
-      const name = a.slice(2)
-      if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) {
-        out[name] = argv[++i]
-      } else {
-        out[name] = true
-      }
-    } else {
-      out._.push(a)
-    }
-  }
-  return out
-}
 
 // watch reports the connection-level frames and errors the tests check.
 function watch (conn, role) {
@@ -80,31 +55,6 @@ function watch (conn, role) {
   conn.on('close', function (err) {
     emit({ event: 'close', role: role, error: err ? String(err.message) : null })
   })
-}
-
-// readAll collects a readable stream's data and calls done(buffer).
-function readAll (stream, done) {
-  const chunks = []
-  stream.on('data', function (c) { chunks.push(c) })
-  stream.on('end', function () { done(Buffer.concat(chunks)) })
-}
-
-// writeAll writes buf in pieces, honoring backpressure, then calls done.
-function writeAll (stream, buf, piece, done) {
-  let off = 0
-  function more () {
-    while (off < buf.length) {
-      const end = Math.min(off + piece, buf.length)
-      const ok = stream.write(buf.slice(off, end))
-      off = end
-      if (!ok) {
-        stream.once('drain', more)
-        return
-      }
-    }
-    done()
-  }
-  more()
 }
 
 // ---- server ----------------------------------------------------------------
@@ -235,9 +185,7 @@ function server (opts) {
     emit({ event: 'lifetime-over' })
     process.exit(3)
   }, LIFETIME_MS).unref()
-  // The tests close stdin (or kill the process) to stop the server.
-  process.stdin.on('end', function () { process.exit(0) })
-  process.stdin.resume()
+  exitOnStdinEnd()
 }
 
 // ---- client ----------------------------------------------------------------
