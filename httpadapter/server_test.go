@@ -71,13 +71,20 @@ func limitCtx(t testing.TB) context.Context {
 	return ctx
 }
 
-// tcpPair returns two ends of a loopback TCP connection.
-func tcpPair(t testing.TB) (client, server net.Conn) {
+// listenLoopback returns a TCP listener on 127.0.0.1.
+func listenLoopback(t testing.TB) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// tcpPair returns two ends of a loopback TCP connection.
+func tcpPair(t testing.TB) (client, server net.Conn) {
+	t.Helper()
+	ln := listenLoopback(t)
 	defer ln.Close()
 	ch := make(chan net.Conn, 1)
 	go func() {
@@ -656,15 +663,22 @@ func TestBodyReportsDisconnect(t *testing.T) {
 	})
 }
 
+// blockUntilDone returns a handler for one request that blocks until the
+// request's context ends, a channel closed when it starts and one that
+// receives the context's error.
+func blockUntilDone() (h http.Handler, started <-chan struct{}, ctxErr <-chan error) {
+	start := make(chan struct{})
+	errs := make(chan error, 1)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(start)
+		<-r.Context().Done()
+		errs <- r.Context().Err()
+	}), start, errs
+}
+
 func TestContextCancelledWhenClientResets(t *testing.T) {
 	forVersions(t, versions, func(t *testing.T, v session.Version) {
-		started := make(chan struct{})
-		ctxErr := make(chan error, 1)
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(started)
-			<-r.Context().Done()
-			ctxErr <- r.Context().Err()
-		})
+		h, started, ctxErr := blockUntilDone()
 		ts := startServer(t, v, h, nil)
 		st := ts.open(request{path: "/slow"}) // a GET: FIN with the SYN_STREAM
 		waitDone(t, started, "the handler")
@@ -677,13 +691,7 @@ func TestContextCancelledWhenClientResets(t *testing.T) {
 
 func TestContextCancelledWhenSessionEnds(t *testing.T) {
 	forVersions(t, versions, func(t *testing.T, v session.Version) {
-		started := make(chan struct{})
-		ctxErr := make(chan error, 1)
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(started)
-			<-r.Context().Done()
-			ctxErr <- r.Context().Err()
-		})
+		h, started, ctxErr := blockUntilDone()
 		ts := startServer(t, v, h, nil)
 		ts.open(request{path: "/slow"})
 		waitDone(t, started, "the handler")
@@ -1540,13 +1548,7 @@ func TestShutdownTimesOut(t *testing.T) {
 
 func TestCloseEndsHandlers(t *testing.T) {
 	forVersions(t, versions, func(t *testing.T, v session.Version) {
-		started := make(chan struct{})
-		ctxErr := make(chan error, 1)
-		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			close(started)
-			<-r.Context().Done()
-			ctxErr <- r.Context().Err()
-		})
+		h, started, ctxErr := blockUntilDone()
 		ts := startServer(t, v, h, nil)
 		st := ts.open(request{})
 		waitDone(t, started, "the handler")
@@ -1567,10 +1569,7 @@ func TestCloseEndsHandlers(t *testing.T) {
 
 func TestServe(t *testing.T) {
 	forVersions(t, versions, func(t *testing.T, v session.Version) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := listenLoopback(t)
 		srv := &Server{
 			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "served %s", r.URL.Path) }),
 			Session: &session.Config{Version: v},

@@ -144,10 +144,7 @@ func ctStart(t *testing.T, m ctMode, h http.Handler) *ctEnv {
 	t.Helper()
 	e := &ctEnv{t: t, mode: m}
 	e.srv = &Server{Handler: h, Session: &session.Config{Version: m.v}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	e.addr = ln.Addr().String()
 	e.ln = &ctListener{Listener: ln, n: &e.conns}
 	e.tr = &Transport{Version: m.v}
@@ -837,10 +834,7 @@ type ctRawServer struct {
 
 func ctStartRaw(t *testing.T, v session.Version, serve func(sess *session.Session)) *ctRawServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t)
 	s := &ctRawServer{ln: ln}
 	s.wg.Add(1)
 	go func() {
@@ -1513,10 +1507,7 @@ func TestProxyRequest(t *testing.T) {
 	}
 
 	// A failure before the headers is the caller's to answer.
-	dead, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := listenLoopback(t)
 	deadAddr := dead.Addr().String()
 	dead.Close()
 	var proxyErr error
@@ -1542,10 +1533,7 @@ func TestProxyRequest(t *testing.T) {
 func BenchmarkTransportGet(b *testing.B) {
 	payload := bytes.Repeat([]byte("x"), 1024)
 	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(payload) })}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ln := listenLoopback(b)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
