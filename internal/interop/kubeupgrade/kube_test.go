@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/moby/spdystream"
 
+	"github.com/spdygo/spdy/internal/interop/testcert"
 	"github.com/spdygo/spdy/session"
 )
 
@@ -253,4 +256,35 @@ func readAll(r io.Reader) <-chan readResult {
 type readResult struct {
 	b   []byte
 	err error
+}
+
+// serveHTTP serves h with net/http on a listener on 127.0.0.1, over TLS
+// with a certificate made for the test when useTLS, until the test ends:
+// then it calls stop, closes the server, and waits for Serve to return
+// and for wg (the handlers, whose hijacked connections Close leaves
+// alone). It returns the listener's address and, with TLS, the
+// certificate (nil without).
+func serveHTTP(t *testing.T, h http.Handler, useTLS bool, stop func(), wg *sync.WaitGroup) (string, *testcert.Cert) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
+	var cert *testcert.Cert
+	served := make(chan error, 1)
+	if useTLS {
+		cert = testcert.New(t)
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert.Pair}}
+		go func() { served <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { served <- hs.Serve(ln) }()
+	}
+	t.Cleanup(func() {
+		stop()
+		hs.Close()
+		<-served
+		wg.Wait()
+	})
+	return ln.Addr().String(), cert
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/hpackz"
-	"github.com/spdygo/spdy/internal/interop/testcert"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
@@ -34,7 +31,6 @@ import (
 type kubeServer struct {
 	t    *testing.T
 	url  string
-	hs   *http.Server
 	done chan struct{} // closed when the test ends
 
 	wg      sync.WaitGroup
@@ -52,31 +48,14 @@ type kubeExec struct {
 
 func startKubeServer(t *testing.T, useTLS bool) (*kubeServer, *tls.Config) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	k := &kubeServer{t: t, done: make(chan struct{}), results: make(chan kubeExec, 4)}
-	k.hs = &http.Server{Handler: k, ErrorLog: log.New(io.Discard, "", 0)}
-	var clientTLS *tls.Config
-	served := make(chan error, 1)
-	if useTLS {
-		cs := testcert.New(t)
-		k.hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cs.Pair}}
-		clientTLS = &tls.Config{RootCAs: cs.Pool}
-		k.url = "https://" + ln.Addr().String()
-		go func() { served <- k.hs.ServeTLS(ln, "", "") }()
-	} else {
-		k.url = "http://" + ln.Addr().String()
-		go func() { served <- k.hs.Serve(ln) }()
+	addr, cert := serveHTTP(t, k, useTLS, func() { close(k.done) }, &k.wg)
+	if cert == nil {
+		k.url = "http://" + addr
+		return k, nil
 	}
-	t.Cleanup(func() {
-		close(k.done)
-		k.hs.Close()
-		<-served
-		k.wg.Wait()
-	})
-	return k, clientTLS
+	k.url = "https://" + addr
+	return k, &tls.Config{RootCAs: cert.Pool}
 }
 
 func (k *kubeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"slices"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/spdygo/spdy/framing"
-	"github.com/spdygo/spdy/internal/interop/testcert"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
@@ -34,7 +32,6 @@ type ourUpgradeServer struct {
 	t     *testing.T
 	addr  string
 	v     session.Version
-	hs    *http.Server
 	ctx   context.Context
 	close context.CancelFunc
 
@@ -59,30 +56,14 @@ var ourProtocols = []string{portForwardProtocol, "v4.channel.k8s.io"}
 
 func startOurUpgradeServer(t *testing.T, useTLS bool, v session.Version) (*ourUpgradeServer, *tls.Config) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &ourUpgradeServer{t: t, addr: ln.Addr().String(), v: v, results: make(chan upgradeResult, 4)}
+	s := &ourUpgradeServer{t: t, v: v, results: make(chan upgradeResult, 4)}
 	s.ctx, s.close = context.WithCancel(context.Background())
-	s.hs = &http.Server{Handler: s, ErrorLog: log.New(io.Discard, "", 0)}
-	var clientTLS *tls.Config
-	served := make(chan error, 1)
-	if useTLS {
-		cs := testcert.New(t)
-		s.hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cs.Pair}}
-		clientTLS = &tls.Config{RootCAs: cs.Pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}}
-		go func() { served <- s.hs.ServeTLS(ln, "", "") }()
-	} else {
-		go func() { served <- s.hs.Serve(ln) }()
+	addr, cert := serveHTTP(t, s, useTLS, s.close, &s.wg)
+	s.addr = addr
+	if cert == nil {
+		return s, nil
 	}
-	t.Cleanup(func() {
-		s.close()
-		s.hs.Close()
-		<-served
-		s.wg.Wait()
-	})
-	return s, clientTLS
+	return s, &tls.Config{RootCAs: cert.Pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}}
 }
 
 func (s *ourUpgradeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
