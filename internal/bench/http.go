@@ -2,10 +2,8 @@ package bench
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,32 +74,7 @@ func HTTPTransports() []HTTPTransport {
 // LookupHTTP returns the HTTP transports named in a comma-separated list,
 // in the order of HTTPTransports; "all" names every one.
 func LookupHTTP(names string) ([]HTTPTransport, error) {
-	all := HTTPTransports()
-	if names == "" || names == "all" {
-		return all, nil
-	}
-	want := map[string]bool{}
-	for _, n := range strings.Split(names, ",") {
-		n = strings.TrimSpace(n)
-		if n == "" {
-			continue
-		}
-		found := false
-		for _, t := range all {
-			found = found || t.Name == n
-		}
-		if !found {
-			return nil, fmt.Errorf("unknown HTTP transport %q", n)
-		}
-		want[n] = true
-	}
-	var out []HTTPTransport
-	for _, t := range all {
-		if want[t.Name] {
-			out = append(out, t)
-		}
-	}
-	return out, nil
+	return lookup(HTTPTransports(), func(t HTTPTransport) string { return t.Name }, names, "HTTP transport")
 }
 
 // countingListener counts the connections a server accepts.
@@ -140,13 +113,27 @@ func waitServe(errc <-chan error) error {
 	}
 }
 
-// netHTTPPair runs an http.Server and an http.Transport.
-func netHTTPPair(h http.Handler, srv *http.Server, tr *http.Transport) (*HTTPPair, error) {
+// httpServer is what servePair needs of a server: net/http's and
+// httpadapter's both fit.
+type httpServer interface {
+	Serve(net.Listener) error
+	Close() error
+}
+
+// idleCloser is a client transport whose idle connections can be closed.
+type idleCloser interface {
+	http.RoundTripper
+	CloseIdleConnections()
+}
+
+// servePair runs srv on a fresh loopback listener and returns it with a
+// client on tr. Closing the pair closes the client's idle connections,
+// then the server, and waits for its Serve to return.
+func servePair(srv httpServer, tr idleCloser) (*HTTPPair, error) {
 	ln, err := listenLoopback()
 	if err != nil {
 		return nil, err
 	}
-	srv.Handler = h
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	return &HTTPPair{
@@ -168,7 +155,7 @@ func newHTTP1(h http.Handler, o HTTPOptions) (*HTTPPair, error) {
 	var sp, cp http.Protocols
 	sp.SetHTTP1(true)
 	cp.SetHTTP1(true)
-	srv := &http.Server{Protocols: &sp}
+	srv := &http.Server{Handler: h, Protocols: &sp}
 	tr := &http.Transport{
 		Protocols:           &cp,
 		MaxConnsPerHost:     0, // unlimited
@@ -176,7 +163,7 @@ func newHTTP1(h http.Handler, o HTTPOptions) (*HTTPPair, error) {
 		MaxIdleConnsPerHost: max(o.Conns, o.MaxStreams, http.DefaultMaxIdleConnsPerHost),
 		IdleConnTimeout:     90 * time.Second,
 	}
-	return netHTTPPair(h, srv, tr)
+	return servePair(srv, tr)
 }
 
 // h2DefaultMaxStreams is net/http's default limit of concurrent streams
@@ -188,12 +175,12 @@ func newH2C(h http.Handler, o HTTPOptions) (*HTTPPair, error) {
 	sp.SetHTTP1(true)
 	sp.SetUnencryptedHTTP2(true)
 	cp.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Protocols: &sp}
+	srv := &http.Server{Handler: h, Protocols: &sp}
 	if o.MaxStreams > h2DefaultMaxStreams {
 		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: o.MaxStreams}
 	}
 	tr := &http.Transport{Protocols: &cp, IdleConnTimeout: 90 * time.Second}
-	return netHTTPPair(h, srv, tr)
+	return servePair(srv, tr)
 }
 
 // newHTTPSPDY returns the constructor of this module's HTTP over SPDY at
@@ -201,30 +188,12 @@ func newH2C(h http.Handler, o HTTPOptions) (*HTTPPair, error) {
 // the stream limit.
 func newHTTPSPDY(v session.Version) func(http.Handler, HTTPOptions) (*HTTPPair, error) {
 	return func(h http.Handler, o HTTPOptions) (*HTTPPair, error) {
-		ln, err := listenLoopback()
-		if err != nil {
-			return nil, err
-		}
 		scfg := &session.Config{Version: v}
 		if o.MaxStreams > session.DefaultMaxConcurrentStreams {
 			scfg.MaxConcurrentStreams = uint32(o.MaxStreams)
 		}
 		srv := &httpadapter.Server{Handler: h, Session: scfg}
-		errc := make(chan error, 1)
-		go func() { errc <- srv.Serve(ln) }()
 		tr := &httpadapter.Transport{Version: v, Session: &session.Config{Version: v}}
-		return &HTTPPair{
-			Client: &http.Client{Transport: tr},
-			URL:    "http://" + ln.Addr().String(),
-			ln:     ln,
-			closeFn: func() error {
-				tr.CloseIdleConnections()
-				err := srv.Close()
-				if werr := waitServe(errc); err == nil {
-					err = werr
-				}
-				return err
-			},
-		}, nil
+		return servePair(srv, tr)
 	}
 }

@@ -104,7 +104,7 @@ func (h *httpHandler) serveRR(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, fmt.Errorf("read request body: %w", err))
 		return
 	}
-	if err := readEnd(r.Body); err != nil {
+	if err := expectEOF(r.Body, "body"); err != nil {
 		h.fail(w, fmt.Errorf("end of request body: %w", err))
 		return
 	}
@@ -178,26 +178,24 @@ func (h *httpHandler) stop(p *HTTPPair) error {
 	return err
 }
 
+// finish ends a run whose requests ended with err: it stops the pair
+// and returns the first of err, a handler's failure and the stop's error,
+// prefixed with the transport's name, or nil.
+func (h *httpHandler) finish(pair *HTTPPair, name string, err error) error {
+	if err == nil {
+		err = h.failure()
+	}
+	if serr := h.stop(pair); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
 // unblock releases the idle handlers.
 func (h *httpHandler) unblock() { h.releaseOnce.Do(func() { close(h.release) }) }
-
-// readEnd reads once more and fails unless the body ends there.
-func readEnd(r io.Reader) error {
-	var one [1]byte
-	for i := 0; i < 16; i++ { // empty reads are allowed, a few times
-		n, err := r.Read(one[:])
-		if n > 0 {
-			return errors.New("more data than expected")
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return errors.New("no end of body after 16 empty reads")
-}
 
 // checkStatus fails on a response that is not 200 OK, quoting the start
 // of its body.
@@ -278,14 +276,8 @@ func HTTPReqResp(t HTTPTransport, p HTTPReqRespParams) (HTTPResult, error) {
 	}
 	err = g.wait()
 	res := HTTPResult{Result: Result{Elapsed: time.Since(start), CPU: cpuTime() - cpu0, Ops: ops.Load()}, Conns: pair.Conns()}
-	if err == nil {
-		err = h.failure()
-	}
-	if serr := h.stop(pair); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", t.Name, err)
+	if err := h.finish(pair, t.Name, err); err != nil {
+		return res, err
 	}
 	if p.Ops > 0 && p.Duration == 0 && res.Ops != p.Ops {
 		return res, fmt.Errorf("%s: %d requests done, want %d", t.Name, res.Ops, p.Ops)
@@ -314,7 +306,7 @@ func doHTTPReq(c *http.Client, url string, seed uint32, req, resp []byte) error 
 	if _, err := io.ReadFull(res.Body, resp); err != nil {
 		return fmt.Errorf("read response: %w", err)
 	}
-	if err := readEnd(res.Body); err != nil {
+	if err := expectEOF(res.Body, "body"); err != nil {
 		return fmt.Errorf("end of response: %w", err)
 	}
 	return checkResp(resp, req)
@@ -387,16 +379,7 @@ func HTTPBulk(t HTTPTransport, p HTTPBulkParams) (HTTPResult, error) {
 	})
 	err = g.wait()
 	res := HTTPResult{Result: Result{Elapsed: time.Since(start), CPU: cpuTime() - cpu0, Bytes: received.Load()}, Conns: pair.Conns()}
-	if err == nil {
-		err = h.failure()
-	}
-	if serr := h.stop(pair); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", t.Name, err)
-	}
-	return res, nil
+	return res, h.finish(pair, t.Name, err)
 }
 
 // HTTPIdleParams describe idle requests in flight: Requests requests
@@ -506,18 +489,9 @@ func HTTPIdle(t HTTPTransport, p HTTPIdleParams) (HTTPResult, error) {
 			}
 		})
 	}
-	err = g.wait()
-	if err == nil {
-		err = h.failure()
-	}
-	if serr := h.stop(pair); err == nil {
-		err = serr
-	}
+	err = h.finish(pair, t.Name, g.wait())
 	runtime.KeepAlive(resps)
-	if err != nil {
-		return res, fmt.Errorf("%s: %w", t.Name, err)
-	}
-	return res, nil
+	return res, err
 }
 
 func readIdleBody(res *http.Response, want uint64) error {
@@ -528,5 +502,5 @@ func readIdleBody(res *http.Response, want uint64) error {
 	if got := binary.BigEndian.Uint64(b[:]); got != want {
 		return fmt.Errorf("body of request %d", got)
 	}
-	return readEnd(res.Body)
+	return expectEOF(res.Body, "body")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -84,7 +85,13 @@ func Transports() []Transport {
 // Lookup returns the transports named in a comma-separated list, in the
 // order of Transports; "all" names every one.
 func Lookup(names string) ([]Transport, error) {
-	all := Transports()
+	return lookup(Transports(), func(t Transport) string { return t.Name }, names, "transport")
+}
+
+// lookup returns the members of all named in a comma-separated list, in
+// the order of all; "" or "all" names every one. kind names the sort of
+// member in the error about an unknown name.
+func lookup[T any](all []T, name func(T) string, names, kind string) ([]T, error) {
 	if names == "" || names == "all" {
 		return all, nil
 	}
@@ -94,18 +101,14 @@ func Lookup(names string) ([]Transport, error) {
 		if n == "" {
 			continue
 		}
-		found := false
-		for _, t := range all {
-			found = found || t.Name == n
-		}
-		if !found {
-			return nil, fmt.Errorf("unknown transport %q", n)
+		if !slices.ContainsFunc(all, func(t T) bool { return name(t) == n }) {
+			return nil, fmt.Errorf("unknown %s %q", kind, n)
 		}
 		want[n] = true
 	}
-	var out []Transport
+	var out []T
 	for _, t := range all {
-		if want[t.Name] {
+		if want[name(t)] {
 			out = append(out, t)
 		}
 	}

@@ -121,11 +121,12 @@ func checkPattern(b []byte, seed uint32, off int64) error {
 	return nil
 }
 
-// expectEOF reads once more and fails unless the stream ends there.
-func expectEOF(st Stream) error {
+// expectEOF reads once more and fails unless r, a stream or a body
+// (what, in the error), ends there.
+func expectEOF(r io.Reader, what string) error {
 	var one [1]byte
 	for i := 0; i < 16; i++ { // empty reads are allowed, a few times
-		n, err := st.Read(one[:])
+		n, err := r.Read(one[:])
 		if n > 0 {
 			return errors.New("more data than expected")
 		}
@@ -136,7 +137,7 @@ func expectEOF(st Stream) error {
 			return err
 		}
 	}
-	return errors.New("no end of stream after 16 empty reads")
+	return fmt.Errorf("no end of %s after 16 empty reads", what)
 }
 
 // BulkParams describe a bulk transfer: Streams concurrent streams, each
@@ -229,7 +230,7 @@ func sendBulk(m Mux, seed uint32, p BulkParams) error {
 	if err := st.CloseWrite(); err != nil {
 		return fmt.Errorf("close write: %w", err)
 	}
-	if err := expectEOF(st); err != nil {
+	if err := expectEOF(st, "stream"); err != nil {
 		return fmt.Errorf("waiting for the end of the reply: %w", err)
 	}
 	return nil
@@ -391,7 +392,7 @@ func doReq(m Mux, seed uint32, req, resp []byte) error {
 	if _, err := io.ReadFull(st, resp); err != nil {
 		return fmt.Errorf("read response: %w", err)
 	}
-	if err := expectEOF(st); err != nil {
+	if err := expectEOF(st, "stream"); err != nil {
 		return fmt.Errorf("end of response: %w", err)
 	}
 	return checkResp(resp, req)
@@ -403,7 +404,7 @@ func serveReq(st Stream, p ReqRespParams) error {
 	if _, err := io.ReadFull(st, req); err != nil {
 		return fmt.Errorf("read request: %w", err)
 	}
-	if err := expectEOF(st); err != nil {
+	if err := expectEOF(st, "stream"); err != nil {
 		return fmt.Errorf("end of request: %w", err)
 	}
 	resp := make([]byte, p.RespSize)
@@ -528,7 +529,7 @@ func warmUp(pair *Pair, g *group) error {
 		if b[0] != 0x5a {
 			return fmt.Errorf("echo is %#x, want 0x5a", b[0])
 		}
-		return expectEOF(st)
+		return expectEOF(st, "stream")
 	})
 	return g.wait()
 }
