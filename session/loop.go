@@ -98,6 +98,7 @@ type loopState struct {
 	nCtrlPeer int
 	// pending is the batch being built while the writer is busy.
 	pending []byte
+	out     outFrames
 	ready   [8]fifo
 	nReady  int
 	blocked map[*sstream]struct{}

@@ -76,7 +76,7 @@ func (s *Session) appendCtrl(buf []byte) []byte {
 func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 	var f framing.Frame
 	var err error
-	n := len(buf)
+	o := &s.l.out
 	switch c.typ {
 	case framing.FrameSynStream:
 		if c.ss.gone {
@@ -91,39 +91,37 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 			return buf
 		}
 		s.l.hbuf = block[:0]
-		fr := framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynStream, Flags: c.flags, StreamID: c.id},
+		o.syn = framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynStream, Flags: c.flags, StreamID: c.id},
 			AssociatedToStreamID: c.assoc, Priority: c.prio, HeaderBlock: block}
-		f = &fr
+		f = &o.syn
 	case framing.FrameRstStream:
-		f = &framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameRstStream, StreamID: c.id}, Status: framing.StatusCode(c.val)}
+		o.rst = framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameRstStream, StreamID: c.id}, Status: framing.StatusCode(c.val)}
+		f = &o.rst
 	case framing.FrameSettings:
 		f = &framing.SettingsFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSettings, Flags: c.flags}, Settings: c.settings}
 	case framing.FramePing:
-		f = &framing.PingFrame{FrameHeader: framing.FrameHeader{Type: framing.FramePing}, ID: c.val}
+		o.ping = framing.PingFrame{FrameHeader: framing.FrameHeader{Type: framing.FramePing}, ID: c.val}
+		f = &o.ping
 	case framing.FrameGoAway:
 		f = &framing.GoAwayFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameGoAway}, LastGoodStreamID: c.id, Status: framing.GoAwayStatus(c.val)}
 		if s.v2Compat() {
 			f = v2CompatFrame(framing.FrameGoAway, 0, uint32(c.id), c.val)
 		}
 	case framing.FrameWindowUpdate:
-		f = &framing.WindowUpdateFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameWindowUpdate, StreamID: c.id}, DeltaWindowSize: c.val}
+		o.wu = framing.WindowUpdateFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameWindowUpdate, StreamID: c.id}, DeltaWindowSize: c.val}
+		f = &o.wu
 		if s.v2Compat() {
 			f = v2CompatFrame(framing.FrameWindowUpdate, c.id, uint32(c.id), c.val)
 		}
 	default:
 		return buf
 	}
-	buf, err = s.wfr.AppendFrame(buf, f)
+	buf, err = s.appendFrame(buf, f)
 	if err != nil {
 		if s.log != nil {
 			s.log.Error("frame not written", "frame", f.String(), "err", err)
 		}
-		return buf[:n]
-	}
-	atomic.AddUint64(&s.stats.framesOut, 1)
-	if s.trace {
-		setLength(f, len(buf)-n-framing.FrameHeaderLen)
-		s.logFrame("out", f)
+		return buf
 	}
 	if c.typ == framing.FrameSynStream {
 		s.maybeFinish(c.ss) // opened with FIN and unidirectional
@@ -216,6 +214,7 @@ func (s *Session) appendItem(buf []byte, ss *sstream, it *stream.Item) ([]byte, 
 		flags = framing.FlagFin
 	}
 	var f framing.Frame
+	o := &s.l.out
 	switch it.Kind {
 	case stream.ItemData:
 		out, err := s.wfr.AppendData(buf, ss.id, it.Fin, it.Data)
@@ -234,17 +233,26 @@ func (s *Session) appendItem(buf []byte, ss *sstream, it *stream.Item) ([]byte, 
 		}
 		s.l.hbuf = block[:0]
 		if it.Kind == stream.ItemReply {
-			f = &framing.SynReplyFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynReply, Flags: flags, StreamID: ss.id}, HeaderBlock: block}
+			o.reply = framing.SynReplyFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynReply, Flags: flags, StreamID: ss.id}, HeaderBlock: block}
+			f = &o.reply
 		} else {
-			f = &framing.HeadersFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameHeaders, Flags: flags, StreamID: ss.id}, HeaderBlock: block}
+			o.headers = framing.HeadersFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameHeaders, Flags: flags, StreamID: ss.id}, HeaderBlock: block}
+			f = &o.headers
 		}
 	case stream.ItemReset:
 		status := s.status(it.Status)
 		s.stats.resetSent(status)
-		f = &framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameRstStream, StreamID: ss.id}, Status: status}
+		o.rst = framing.RstStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameRstStream, StreamID: ss.id}, Status: status}
+		f = &o.rst
 	default:
 		return buf, nil
 	}
+	return s.appendFrame(buf, f)
+}
+
+// appendFrame appends the control frame f to buf, counts it and traces
+// it. On error buf is returned unchanged.
+func (s *Session) appendFrame(buf []byte, f framing.Frame) ([]byte, error) {
 	out, err := s.wfr.AppendFrame(buf, f)
 	if err != nil {
 		return buf, err
@@ -255,6 +263,18 @@ func (s *Session) appendItem(buf []byte, ss *sstream, it *stream.Item) ([]byte, 
 		s.logFrame("out", f)
 	}
 	return out, nil
+}
+
+// outFrames are the loop's reusable frame values for writing, so that
+// writing a control frame allocates nothing. Each is only used between
+// being filled and being appended.
+type outFrames struct {
+	syn     framing.SynStreamFrame
+	reply   framing.SynReplyFrame
+	headers framing.HeadersFrame
+	rst     framing.RstStreamFrame
+	ping    framing.PingFrame
+	wu      framing.WindowUpdateFrame
 }
 
 // setLength fills in the payload length of a frame written, for traces.
