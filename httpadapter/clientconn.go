@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -368,14 +367,7 @@ func (cs *clientStream) response(fields []hpackz.Field, method string, first []b
 		TLS:           cs.cc.tls,
 	}
 	if vv := h["Trailer"]; len(vv) > 0 {
-		resp.Trailer = make(http.Header)
-		for _, v := range vv {
-			for _, k := range strings.Split(v, ",") {
-				if k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)); k != "" {
-					resp.Trailer[k] = nil
-				}
-			}
-		}
+		resp.Trailer = declaredTrailers(vv)
 		delete(h, "Trailer")
 	}
 	if cl := h.Get("Content-Length"); cl != "" {

@@ -421,17 +421,25 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 		}
 		r.ContentLength = int64(n)
 	}
-	if tr := r.Header.Values("Trailer"); len(tr) > 0 {
-		r.Trailer = make(http.Header)
-		for _, t := range tr {
-			for _, k := range strings.Split(t, ",") {
-				if k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)); k != "" {
-					r.Trailer[k] = nil
-				}
+	r.Trailer = declaredTrailers(r.Header["Trailer"])
+	return r, nil
+}
+
+// declaredTrailers returns the names that Trailer header values announce,
+// each a key without values; nil when there are no values.
+func declaredTrailers(vv []string) http.Header {
+	if len(vv) == 0 {
+		return nil
+	}
+	tr := make(http.Header)
+	for _, v := range vv {
+		for _, k := range strings.Split(v, ",") {
+			if k = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(k)); k != "" {
+				tr[k] = nil
 			}
 		}
 	}
-	return r, nil
+	return tr
 }
 
 // responseFields builds the header block of a response.
@@ -478,12 +486,12 @@ func parseStatus(fields []hpackz.Field, v session.Version) (code int, status str
 	if !ok || !vok {
 		return 0, "", errors.New("httpadapter: response without status or version")
 	}
-	digits, _, _ := strings.Cut(st, " ")
+	digits, _, hasReason := strings.Cut(st, " ")
 	code, err = strconv.Atoi(digits)
 	if err != nil || len(digits) != 3 || code < 100 || digits[0] == '+' {
 		return 0, "", fmt.Errorf("httpadapter: invalid response status %q", st)
 	}
-	if !strings.Contains(st, " ") {
+	if !hasReason {
 		if t := http.StatusText(code); t != "" {
 			st += " " + t
 		}
