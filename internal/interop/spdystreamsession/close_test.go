@@ -173,6 +173,19 @@ func TestOurRefusal(t *testing.T) {
 	}
 }
 
+// wantTheirCancel checks that ours, reset by spdystream, fails Read with
+// the peer's RST_STREAM CANCEL and Write with a *stream.ResetError.
+func wantTheirCancel(t *testing.T, ours *stream.Stream) {
+	t.Helper()
+	var re *stream.ResetError
+	if _, err := ours.Read(make([]byte, 1)); !errors.As(err, &re) || !re.Remote || re.Status != framing.StatusCancel || re.StreamID != ours.ID() {
+		t.Errorf("Read = %v, want the peer's RST_STREAM CANCEL", err)
+	}
+	if _, err := ours.Write([]byte("x")); !errors.As(err, &re) {
+		t.Errorf("Write after the peer's reset = %v, want a *stream.ResetError", err)
+	}
+}
+
 // TestTheirReset: spdystream's Reset (RST_STREAM CANCEL) fails our Read
 // and Write with the peer's *stream.ResetError, whoever opened the stream.
 func TestTheirReset(t *testing.T) {
@@ -186,13 +199,7 @@ func TestTheirReset(t *testing.T) {
 				if err := theirs.Reset(); err != nil {
 					t.Fatalf("spdystream Reset: %v", err)
 				}
-				var re *stream.ResetError
-				if _, err := ours.Read(make([]byte, 1)); !errors.As(err, &re) || !re.Remote || re.Status != framing.StatusCancel || re.StreamID != ours.ID() {
-					t.Errorf("Read = %v, want the peer's RST_STREAM CANCEL", err)
-				}
-				if _, err := ours.Write([]byte("x")); !errors.As(err, &re) {
-					t.Errorf("Write after the peer's reset = %v, want a *stream.ResetError", err)
-				}
+				wantTheirCancel(t, ours)
 				waitDone(t, ours)
 				if st := p.ours.Stats(); st.ResetsReceived[framing.StatusCancel] != 1 || st.ResetsSent != [12]uint64{} {
 					t.Errorf("resets received %v, sent %v; want one CANCEL received", st.ResetsReceived, st.ResetsSent)

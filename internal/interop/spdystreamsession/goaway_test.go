@@ -57,13 +57,17 @@ func (p *peers) waitEnded(t *testing.T) {
 	}
 }
 
-// goAwayFrom returns the GOAWAY spdystream read from us.
-func (p *peers) goAwayFrom(t *testing.T) *spdy.GoAwayFrame {
+// wantGoAwayOK waits for the GOAWAY spdystream read from us and checks
+// that it is OK and names lastGood as the last good stream.
+func (p *peers) wantGoAwayOK(t *testing.T, lastGood framing.StreamID) {
 	t.Helper()
-	return p.tap.wait(t, "our GOAWAY", func(f spdy.Frame) bool {
+	g := p.tap.wait(t, "our GOAWAY", func(f spdy.Frame) bool {
 		_, ok := f.(*spdy.GoAwayFrame)
 		return ok
 	}).(*spdy.GoAwayFrame)
+	if g.LastGoodStreamId != spdy.StreamId(lastGood) || g.Status != spdy.GoAwayOK {
+		t.Errorf("spdystream read GOAWAY last-good %d status %d, want %d OK", g.LastGoodStreamId, g.Status, lastGood)
+	}
 }
 
 // TestOurShutdown: after a stream spdystream opened has finished, our
@@ -92,10 +96,7 @@ func TestOurShutdown(t *testing.T) {
 			if err := p.ours.Err(); !errors.Is(err, session.ErrClosed) {
 				t.Errorf("Err = %v, want ErrClosed", err)
 			}
-			g := p.goAwayFrom(t)
-			if g.LastGoodStreamId != spdy.StreamId(ours.ID()) || g.Status != spdy.GoAwayOK {
-				t.Errorf("spdystream read GOAWAY last-good %d status %d, want %d OK", g.LastGoodStreamId, g.Status, ours.ID())
-			}
+			p.wantGoAwayOK(t, ours.ID())
 			p.waitServed(t)
 		})
 	}
@@ -114,9 +115,7 @@ func TestOurShutdownOpenStream(t *testing.T) {
 			exchange(t, ours, theirs)
 			done := make(chan error, 1)
 			go func() { done <- p.ours.Shutdown(ctx) }()
-			if g := p.goAwayFrom(t); g.LastGoodStreamId != spdy.StreamId(ours.ID()) || g.Status != spdy.GoAwayOK {
-				t.Errorf("spdystream read GOAWAY last-good %d status %d, want %d OK", g.LastGoodStreamId, g.Status, ours.ID())
-			}
+			p.wantGoAwayOK(t, ours.ID())
 			p.waitServed(t)
 			if n, err := theirs.Read(make([]byte, 1)); err != io.EOF {
 				t.Errorf("spdystream Read = %d, %v; want EOF", n, err)
@@ -152,13 +151,11 @@ func TestOurClose(t *testing.T) {
 				if err := p.ours.Close(); err != nil {
 					t.Fatalf("Close: %v", err)
 				}
-				want := spdy.StreamId(0)
+				want := framing.StreamID(0)
 				if op == byTheirs {
-					want = spdy.StreamId(ours.ID())
+					want = ours.ID()
 				}
-				if g := p.goAwayFrom(t); g.LastGoodStreamId != want || g.Status != spdy.GoAwayOK {
-					t.Errorf("spdystream read GOAWAY last-good %d status %d, want %d OK", g.LastGoodStreamId, g.Status, want)
-				}
+				p.wantGoAwayOK(t, want)
 				p.waitServed(t)
 				if n, err := theirs.Read(make([]byte, 1)); err != io.EOF {
 					t.Errorf("spdystream Read = %d, %v; want EOF", n, err)
@@ -259,14 +256,7 @@ func TestTheirResetAndClose(t *testing.T) {
 				if err := p.theirs.Close(); err != nil {
 					t.Fatalf("spdystream Close: %v", err)
 				}
-				_, err := ours.Read(make([]byte, 1))
-				var re *stream.ResetError
-				if !errors.As(err, &re) || re.Status != framing.StatusCancel || !re.Remote || re.StreamID != ours.ID() {
-					t.Errorf("Read = %v, want the peer's RST_STREAM CANCEL", err)
-				}
-				if _, err := ours.Write([]byte("x")); !errors.As(err, &re) {
-					t.Errorf("Write after the reset = %v, want a *stream.ResetError", err)
-				}
+				wantTheirCancel(t, ours)
 				p.waitEnded(t)
 				var ga *session.GoAwayError
 				if err := p.ours.Err(); !errors.As(err, &ga) || ga.Status != framing.GoAwayOK {
