@@ -16,8 +16,8 @@ import (
 	"github.com/spdygo/spdy/session"
 )
 
-// dialTimeout bounds a TCP dial.
-const dialTimeout = 30 * time.Second
+// dialTimeout bounds a TCP dial and, with -upgrade, its handshake.
+var dialTimeout = 30 * time.Second
 
 // connector gives the RoundTripper of each URL: the shared Transport,
 // which keeps one session per origin, or with -upgrade one ClientConn per
@@ -109,9 +109,11 @@ func (c *connector) roundTripper(ctx context.Context, u *url.URL) (http.RoundTri
 	if call == nil {
 		call = &upgradeCall{done: make(chan struct{})}
 		c.upgraded[key] = call
+		// Every URL is fetched under the same ctx (-m and the signals),
+		// so the shared dial may end with it: close waits for the dial.
 		go func() {
 			defer close(call.done)
-			call.cc, call.err = c.dialUpgrade(context.WithoutCancel(ctx), u)
+			call.cc, call.err = c.dialUpgrade(ctx, u)
 		}()
 	}
 	c.mu.Unlock()
