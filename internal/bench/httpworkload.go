@@ -210,9 +210,7 @@ func checkStatus(resp *http.Response) error {
 // httpRun bounds a run in time: when it expires, or at the first error,
 // the pair closes, which unblocks every request.
 func httpRun(p *HTTPPair, timeout time.Duration) (*group, func()) {
-	g := &group{stop: func() { p.Close() }}
-	t := time.AfterFunc(timeout, func() { g.fail(ErrTimeout) })
-	return g, func() { t.Stop() }
+	return timedGroup(func() { p.Close() }, timeout)
 }
 
 // HTTPReqRespParams describe HTTP request/response traffic: Workers
@@ -430,25 +428,17 @@ func HTTPIdle(t HTTPTransport, p HTTPIdleParams) (HTTPResult, error) {
 	heap0, stack0, gr0 := settle()
 
 	start := time.Now()
-	var next atomic.Int64
-	for l := 0; l < min(16, p.Requests); l++ {
-		g.run(func() error {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(resps) {
-					return nil
-				}
-				res, err := pair.Client.Get(pair.URL + "/idle/" + strconv.Itoa(i))
-				if err != nil {
-					return fmt.Errorf("request %d: %w", i, err)
-				}
-				resps[i] = res
-				if err := checkStatus(res); err != nil {
-					return fmt.Errorf("request %d: %w", i, err)
-				}
-			}
-		})
-	}
+	g.each(len(resps), 16, func(i int) error {
+		res, err := pair.Client.Get(pair.URL + "/idle/" + strconv.Itoa(i))
+		if err != nil {
+			return fmt.Errorf("request %d: %w", i, err)
+		}
+		resps[i] = res
+		if err := checkStatus(res); err != nil {
+			return fmt.Errorf("request %d: %w", i, err)
+		}
+		return nil
+	})
 	err = g.wait()
 	elapsed := time.Since(start)
 	if err == nil && h.waiting.Load() != int64(p.Requests) {
@@ -473,22 +463,14 @@ func HTTPIdle(t HTTPTransport, p HTTPIdleParams) (HTTPResult, error) {
 
 	// Release the handlers; every response must carry its own index.
 	h.unblock()
-	next.Store(0)
-	for l := 0; l < min(16, p.Requests); l++ {
-		g.run(func() error {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(resps) {
-					return nil
-				}
-				err := readIdleBody(resps[i], uint64(i))
-				resps[i].Body.Close()
-				if err != nil {
-					return fmt.Errorf("response %d: %w", i, err)
-				}
-			}
-		})
-	}
+	g.each(len(resps), 16, func(i int) error {
+		err := readIdleBody(resps[i], uint64(i))
+		resps[i].Body.Close()
+		if err != nil {
+			return fmt.Errorf("response %d: %w", i, err)
+		}
+		return nil
+	})
 	err = h.finish(pair, t.Name, g.wait())
 	runtime.KeepAlive(resps)
 	return res, err

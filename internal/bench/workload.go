@@ -59,7 +59,14 @@ type group struct {
 }
 
 func newGroup(p *Pair, timeout time.Duration) (*group, func()) {
-	g := &group{stop: func() { p.Close() }}
+	return timedGroup(func() { p.Close() }, timeout)
+}
+
+// timedGroup returns a group that calls stop at its first error, and
+// fails with ErrTimeout once timeout has passed unless the returned
+// function is called first.
+func timedGroup(stop func(), timeout time.Duration) (*group, func()) {
+	g := &group{stop: stop}
 	t := time.AfterFunc(timeout, func() { g.fail(ErrTimeout) })
 	return g, func() { t.Stop() }
 }
@@ -81,6 +88,26 @@ func (g *group) fail(err error) {
 	}
 	g.mu.Unlock()
 	g.stopOnce.Do(g.stop)
+}
+
+// each runs f on every index below n in workers goroutines of g, each
+// goroutine taking the next index not yet taken; it stops at the first
+// error of a goroutine.
+func (g *group) each(n, workers int, f func(i int) error) {
+	var next atomic.Int64
+	for range min(workers, n) {
+		g.run(func() error {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return nil
+				}
+				if err := f(i); err != nil {
+					return err
+				}
+			}
+		})
+	}
 }
 
 // wait waits for every goroutine started so far and returns the first
