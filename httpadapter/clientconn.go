@@ -836,14 +836,7 @@ func (cc *ClientConn) pushRequest(fields []hpackz.Field, parent *http.Request) (
 
 // sameOrigin reports whether a push belongs to its request's origin.
 func sameOrigin(parent, push *http.Request) bool {
-	host := parent.Host
-	if host == "" && parent.URL != nil {
-		host = parent.URL.Host
-	}
-	scheme := "https"
-	if parent.URL != nil && parent.URL.Scheme != "" {
-		scheme = parent.URL.Scheme
-	}
+	scheme, host := requestOrigin(parent)
 	return strings.EqualFold(host, push.URL.Host) && strings.EqualFold(scheme, push.URL.Scheme)
 }
 

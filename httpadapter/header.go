@@ -249,19 +249,26 @@ func field(fields []hpackz.Field, name string) (string, bool) {
 	return "", false
 }
 
-// requestFields builds the header block of a request.
-func requestFields(r *http.Request, v session.Version) ([]hpackz.Field, error) {
-	n := namesFor(v)
-	host := r.Host
+// requestOrigin returns the scheme and host a request is sent to: its Host
+// or else its URL's, and its URL's scheme or else https.
+func requestOrigin(r *http.Request) (scheme, host string) {
+	host = r.Host
 	if host == "" && r.URL != nil {
 		host = r.URL.Host
 	}
-	if host == "" {
-		return nil, errors.New("httpadapter: request has no host")
-	}
-	scheme := "https"
+	scheme = "https"
 	if r.URL != nil && r.URL.Scheme != "" {
 		scheme = r.URL.Scheme
+	}
+	return scheme, host
+}
+
+// requestFields builds the header block of a request.
+func requestFields(r *http.Request, v session.Version) ([]hpackz.Field, error) {
+	n := namesFor(v)
+	scheme, host := requestOrigin(r)
+	if host == "" {
+		return nil, errors.New("httpadapter: request has no host")
 	}
 	path := "/"
 	if r.URL != nil {
