@@ -140,7 +140,7 @@ type pushHandler struct {
 
 func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p, ok := w.(http.Pusher); ok && wantsPush(r) {
-		if page := h.htmlPage(r.URL.Path); page != "" {
+		if page := htmlPage(r.URL.Path); page != "" {
 			for _, target := range h.targets(page, r.URL) {
 				if err := p.Push(target, nil); err != nil {
 					break // refused or not supported: the rest would be too
@@ -166,10 +166,10 @@ func wantsPush(r *http.Request) bool {
 	return true
 }
 
-// htmlPage returns the name under h.fs of the HTML file that the file
-// server answers upath with (a directory's index.html), or "" when it
-// answers with something else.
-func (h *pushHandler) htmlPage(upath string) string {
+// htmlPage returns the name of the HTML file that the file server answers
+// upath with when that file exists (a directory's index.html), or "" when
+// it would answer with something else; targets checks the file.
+func htmlPage(upath string) string {
 	if !strings.HasPrefix(upath, "/") {
 		upath = "/" + upath
 	}
@@ -181,9 +181,6 @@ func (h *pushHandler) htmlPage(upath string) string {
 	}
 	ext := strings.ToLower(path.Ext(name))
 	if ext != ".html" && ext != ".htm" {
-		return ""
-	}
-	if !h.isFile(name) {
 		return ""
 	}
 	return name
@@ -200,13 +197,17 @@ func (h *pushHandler) isFile(name string) bool {
 }
 
 // targets returns the paths to push for the page at name, requested as
-// base: its assets that exist as files.
+// base: its assets that exist as files. It returns none when name is not
+// a regular file.
 func (h *pushHandler) targets(name string, base *url.URL) []string {
 	f, err := h.fs.Open(name)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil
+	}
 	var out []string
 	for _, t := range assetLinks(io.LimitReader(f, pushScanBytes), base, maxPushTargets) {
 		u, err := url.Parse(t)
