@@ -19,4 +19,14 @@
 // for HEAD, 204 and 304, and turns a handler panic into RST_STREAM
 // INTERNAL_ERROR without taking the session down. A request's context is
 // cancelled when the client resets the stream or the session ends.
+//
+// On the client side, Transport keeps one session per origin: http://
+// origins speak its Version over plain TCP with prior knowledge, https://
+// origins negotiate SPDY by ALPN and are served by Fallback when their
+// server picks no SPDY protocol. It streams bodies both ways, sends trailers,
+// sends again the requests a server proved unprocessed, asks for gzip and
+// decompresses it, and hands pushed responses to PushHandler. ClientConn is
+// the RoundTripper of one session over a connection the caller has, Client a
+// plain client of one server, and ProxyRequest forwards a request a handler
+// received through any RoundTripper.
 package httpadapter
