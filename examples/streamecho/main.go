@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	grace := fs.Duration("grace", 5*time.Second, "on a signal, let streams under way finish for this long")
 	trace := fs.Bool("trace", false, "log every frame read and written")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: streamecho [-addr host:port] [-proto spdy/3.1|spdy/3|spdy/2] [-unlimited-peer-window]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: streamecho [-addr host:port] [-proto spdy/3.1|spdy/3|spdy/2] [-unlimited-peer-window] [-grace duration] [-trace]\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
