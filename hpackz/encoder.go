@@ -268,16 +268,9 @@ func encAppendZlibHeader(dst []byte, level int, dictID uint32) []byte {
 // Decoder's zlib stream inflates to, for tests and tools; peers only accept
 // compressed blocks. Fields are checked as by [Encoder.AppendBlock].
 func AppendUncompressed(dst []byte, v Version, fields []Field) ([]byte, error) {
-	if !v.valid() {
-		return dst, fmt.Errorf("hpackz: invalid version %d", int(v))
-	}
-	var names []string
-	nv, err := encCheckFields(v, fields, &names)
+	nv, err := checkBlock(v, fields)
 	if err != nil {
 		return dst, err
-	}
-	if nv > encMaxBlock {
-		return dst, blockErrorf("header block of %d bytes does not fit in a frame", nv)
 	}
 	dst = slices.Grow(dst, nv)
 	put := func(n int) {
@@ -295,6 +288,32 @@ func AppendUncompressed(dst []byte, v Version, fields []Field) ([]byte, error) {
 		dst = append(dst, f.Value...)
 	}
 	return dst, nil
+}
+
+// CheckFields reports whether fields can be sent in a header block of
+// version v, with the error Encoder.AppendBlock and AppendUncompressed would
+// return, without building the block. Callers that queue headers to be
+// encoded later use it to report bad fields at once.
+func CheckFields(v Version, fields []Field) error {
+	_, err := checkBlock(v, fields)
+	return err
+}
+
+// checkBlock checks fields for a block of version v and returns the size
+// of the uncompressed block.
+func checkBlock(v Version, fields []Field) (int, error) {
+	if !v.valid() {
+		return 0, fmt.Errorf("hpackz: invalid version %d", int(v))
+	}
+	var names []string
+	nv, err := encCheckFields(v, fields, &names)
+	if err != nil {
+		return 0, err
+	}
+	if nv > encMaxBlock {
+		return 0, blockErrorf("header block of %d bytes does not fit in a frame", nv)
+	}
+	return nv, nil
 }
 
 // encKeepScratch is the largest number of fields for which an Encoder

@@ -66,3 +66,24 @@ func TestCheckNameValue(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckFieldsAgreesWithAppendUncompressed(t *testing.T) {
+	for _, tc := range []struct {
+		v      Version
+		fields []Field
+	}{
+		{V3, []Field{{Name: "a", Value: "1"}}},
+		{V3, []Field{{Name: "A", Value: "1"}}},
+		{V3, []Field{{Name: "a", Value: "1"}, {Name: "a", Value: "2"}}},
+		{V3, []Field{{Name: "a", Value: "x\x00"}}},
+		{V3, []Field{{Name: "a", Value: ""}}},
+		{V2, []Field{{Name: "a", Value: ""}}},
+		{Version(9), nil},
+	} {
+		_, want := AppendUncompressed(nil, tc.v, tc.fields)
+		got := CheckFields(tc.v, tc.fields)
+		if (got == nil) != (want == nil) || (got != nil && got.Error() != want.Error()) {
+			t.Errorf("CheckFields(%v, %v) = %v, AppendUncompressed says %v", tc.v, tc.fields, got, want)
+		}
+	}
+}

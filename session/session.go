@@ -267,7 +267,7 @@ func (s *Session) checkOpen(o *OpenOptions) error {
 		return fmt.Errorf("session: associated stream id %d out of range", o.AssociatedTo)
 	}
 	if len(o.Headers) > 0 {
-		if _, err := hpackz.AppendUncompressed(nil, s.version.headers(), o.Headers); err != nil {
+		if err := hpackz.CheckFields(s.version.headers(), o.Headers); err != nil {
 			return err
 		}
 	}

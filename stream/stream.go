@@ -651,6 +651,5 @@ func (s *Stream) checkFields(fields []hpackz.Field) error {
 	if len(fields) == 0 || s.hver == 0 {
 		return nil
 	}
-	_, err := hpackz.AppendUncompressed(nil, s.hver, fields)
-	return err
+	return hpackz.CheckFields(s.hver, fields)
 }
