@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"runtime/pprof"
@@ -146,4 +148,42 @@ func LoadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// Usage returns a Usage function for fs that prints the command's
+// synopsis, summary, the names of its transports and its flags to w.
+func Usage(fs *flag.FlagSet, w io.Writer, summary string, transports []string) func() {
+	return func() {
+		fmt.Fprintf(w, "usage: %s [flags]\n\n%s\nTransports: %s\n\nFlags:\n", fs.Name(), summary, strings.Join(transports, ", "))
+		fs.PrintDefaults()
+	}
+}
+
+// Cell names one cell of a results table: a workload, its count for the
+// workloads run at several (0 otherwise), and a transport.
+type Cell struct {
+	W string
+	N int
+	T string
+}
+
+// Failure is a run that ended with an error: it is reported and left out
+// of the medians.
+type Failure struct {
+	Rep  int
+	Cell Cell
+	Err  error
+}
+
+// WriteFailures prints the list of failed runs, if any, naming each
+// workload by label.
+func WriteFailures(w io.Writer, fails []Failure, label func(w string, n int) string) {
+	if len(fails) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Failed runs (left out of the medians):\n\n")
+	for _, f := range fails {
+		fmt.Fprintf(w, "- rep %d, %s, %s: %v\n", f.Rep, label(f.Cell.W, f.Cell.N), f.Cell.T, f.Err)
+	}
+	fmt.Fprintln(w)
 }

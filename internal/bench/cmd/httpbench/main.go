@@ -63,17 +63,11 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("httpbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: httpbench [flags]\n\nRuns W3-http, W1-http and Wmem-http on every HTTP transport and prints medians and ratios to h2c.\nTransports: ")
-		for i, t := range bench.HTTPTransports() {
-			if i > 0 {
-				fmt.Fprint(stderr, ", ")
-			}
-			fmt.Fprint(stderr, t.Name)
-		}
-		fmt.Fprintf(stderr, "\n\nFlags:\n")
-		fs.PrintDefaults()
+	var names []string
+	for _, t := range bench.HTTPTransports() {
+		names = append(names, t.Name)
 	}
+	fs.Usage = bench.Usage(fs, stderr, "Runs W3-http, W1-http and Wmem-http on every HTTP transport and prints medians and ratios to h2c.", names)
 	var c config
 	var workloads, transports, w1Size, chunk, w3Req, w3Resp, wmem, cpuprofile, memprofile string
 	fs.IntVar(&c.reps, "reps", 5, "repetitions of each workload on each transport (the tables show medians)")
@@ -155,26 +149,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// key names one cell of results: a workload (with its Wmem count) and a
-// transport.
-type key struct {
-	w string
-	n int
-	t string
-}
+// key names the cell of workload w (with its count n) on transport t.
+func key(w string, n int, t string) bench.Cell { return bench.Cell{W: w, N: n, T: t} }
 
-// failure is a run that ended with an error: it is reported and left
-// out of the medians.
-type failure struct {
-	rep int
-	k   key
-	err error
-}
-
-func measure(c *config, log io.Writer) (map[key][]bench.HTTPResult, []failure, map[key]error) {
-	res := map[key][]bench.HTTPResult{}
-	skips := map[key]error{}
-	var fails []failure
+func measure(c *config, log io.Writer) (map[bench.Cell][]bench.HTTPResult, []bench.Failure, map[bench.Cell]error) {
+	res := map[bench.Cell][]bench.HTTPResult{}
+	skips := map[bench.Cell]error{}
+	var fails []bench.Failure
 	for rep := 1; rep <= c.reps; rep++ {
 		for _, w := range workloadNames {
 			if !c.workloads[w] {
@@ -186,7 +167,7 @@ func measure(c *config, log io.Writer) (map[key][]bench.HTTPResult, []failure, m
 			}
 			for _, n := range ns {
 				for _, t := range c.transports {
-					k := key{w, n, t.Name}
+					k := key(w, n, t.Name)
 					if _, skipped := skips[k]; skipped {
 						continue
 					}
@@ -197,7 +178,7 @@ func measure(c *config, log io.Writer) (map[key][]bench.HTTPResult, []failure, m
 						continue
 					}
 					if err != nil {
-						fails = append(fails, failure{rep, k, err})
+						fails = append(fails, bench.Failure{Rep: rep, Cell: k, Err: err})
 						fmt.Fprintf(log, "rep %d/%d %s %-7s FAILED: %v\n", rep, c.reps, label(w, n), t.Name, err)
 						continue
 					}
@@ -248,7 +229,7 @@ func cpuPerOp(r bench.HTTPResult) float64 { return r.CPU.Seconds() * 1e6 / float
 // baseline is the transport every ratio is taken against.
 const baseline = "h2c"
 
-func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []failure, skips map[key]error, load0, load1 string) {
+func report(out io.Writer, c *config, res map[bench.Cell][]bench.HTTPResult, fails []bench.Failure, skips map[bench.Cell]error, load0, load1 string) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); load average %s before, %s after; medians of %d repetitions, [min–max] in brackets; ratios to %s.\n\n",
@@ -262,10 +243,10 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 		fmt.Fprintf(w, "W3-http: %d clients, %d B POST body -> %d B response (%v per run)\n\n", c.w3Workers, c.w3Req, c.w3Resp, c.w3Dur)
 		fmt.Fprintf(w, "| transport | requests/s | vs %s | CPU µs/request | vs %s | connections |\n", baseline, baseline)
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
-		base := bench.StatOf(res[key{"w3", 0, baseline}], rate)
-		baseCPU := bench.StatOf(res[key{"w3", 0, baseline}], cpuPerOp)
+		base := bench.StatOf(res[key("w3", 0, baseline)], rate)
+		baseCPU := bench.StatOf(res[key("w3", 0, baseline)], cpuPerOp)
 		for _, t := range c.transports {
-			rs := res[key{"w3", 0, t.Name}]
+			rs := res[key("w3", 0, t.Name)]
 			if len(rs) == 0 {
 				continue
 			}
@@ -282,10 +263,10 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 		fmt.Fprintf(w, "W1-http: one response of %s (handler writes and client reads of %s)\n\n", bench.FormatSize(c.w1Size), bench.FormatSize(int64(c.chunk)))
 		fmt.Fprintf(w, "| transport | MB/s | vs %s | CPU s/GB | vs %s |\n", baseline, baseline)
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-		base := bench.StatOf(res[key{"w1", 0, baseline}], tput)
-		baseCPU := bench.StatOf(res[key{"w1", 0, baseline}], func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
+		base := bench.StatOf(res[key("w1", 0, baseline)], tput)
+		baseCPU := bench.StatOf(res[key("w1", 0, baseline)], func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
 		for _, t := range c.transports {
-			rs := res[key{"w1", 0, t.Name}]
+			rs := res[key("w1", 0, t.Name)]
 			if len(rs) == 0 {
 				continue
 			}
@@ -304,9 +285,9 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
 		mem := func(r bench.HTTPResult) float64 { return r.HeapPerStream + r.StackPerStream }
 		for _, n := range c.wmem {
-			base := bench.StatOf(res[key{"wmem", n, baseline}], mem)
+			base := bench.StatOf(res[key("wmem", n, baseline)], mem)
 			for _, t := range c.transports {
-				k := key{"wmem", n, t.Name}
+				k := key("wmem", n, t.Name)
 				if err, ok := skips[k]; ok {
 					fmt.Fprintf(w, "| %s | %d | – | – | – | – | – | (not run: %v) |\n", t.Name, n, err)
 					continue
@@ -334,13 +315,7 @@ func report(out io.Writer, c *config, res map[key][]bench.HTTPResult, fails []fa
 		}
 		fmt.Fprintln(w)
 	}
-	if len(fails) > 0 {
-		fmt.Fprintf(w, "Failed runs (left out of the medians):\n\n")
-		for _, f := range fails {
-			fmt.Fprintf(w, "- rep %d, %s, %s: %v\n", f.rep, label(f.k.w, f.k.n), f.k.t, f.err)
-		}
-		fmt.Fprintln(w)
-	}
+	bench.WriteFailures(w, fails, label)
 }
 
 // verdict says whether a ratio meets its target: at least the target when

@@ -63,17 +63,11 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("muxbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: muxbench [flags]\n\nRuns workloads W1-W5 on every transport and prints medians and ratios.\nTransports: ")
-		for i, t := range bench.Transports() {
-			if i > 0 {
-				fmt.Fprint(stderr, ", ")
-			}
-			fmt.Fprint(stderr, t.Name)
-		}
-		fmt.Fprintf(stderr, "\n\nFlags:\n")
-		fs.PrintDefaults()
+	var names []string
+	for _, t := range bench.Transports() {
+		names = append(names, t.Name)
 	}
+	fs.Usage = bench.Usage(fs, stderr, "Runs workloads W1-W5 on every transport and prints medians and ratios.", names)
 	var c config
 	var workloads, transports, w1Size, w2Size, chunk, w3Req, w3Resp, w4 string
 	var cpuprofile string
@@ -156,25 +150,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// key names one cell of results: a workload (with its W4 size) and a
-// transport.
-type key struct {
-	w string
-	n int
-	t string
-}
+// key names the cell of workload w (with its count n) on transport t.
+func key(w string, n int, t string) bench.Cell { return bench.Cell{W: w, N: n, T: t} }
 
-// failure is a run that ended with an error: it is reported and left
-// out of the medians.
-type failure struct {
-	rep int
-	k   key
-	err error
-}
-
-func measure(c *config, log io.Writer) (map[key][]bench.Result, []failure) {
-	res := map[key][]bench.Result{}
-	var fails []failure
+func measure(c *config, log io.Writer) (map[bench.Cell][]bench.Result, []bench.Failure) {
+	res := map[bench.Cell][]bench.Result{}
+	var fails []bench.Failure
 	for rep := 1; rep <= c.reps; rep++ {
 		for _, w := range []string{"w1", "w2", "w3", "w4", "w5"} {
 			if !c.workloads[w] {
@@ -190,9 +171,9 @@ func measure(c *config, log io.Writer) (map[key][]bench.Result, []failure) {
 						continue
 					}
 					r, err := runOne(c, w, n, t)
-					k := key{w, n, t.Name}
+					k := key(w, n, t.Name)
 					if err != nil {
-						fails = append(fails, failure{rep, k, err})
+						fails = append(fails, bench.Failure{Rep: rep, Cell: k, Err: err})
 						fmt.Fprintf(log, "rep %d/%d %s %-10s FAILED: %v\n", rep, c.reps, label(w, n), t.Name, err)
 						continue
 					}
@@ -242,12 +223,12 @@ func describe(w string, r bench.Result) string {
 	return ""
 }
 
-func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failure) {
+func report(out io.Writer, c *config, res map[bench.Cell][]bench.Result, fails []bench.Failure) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); medians of %d repetitions, [min–max] in brackets.\n\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), bench.CPUModel(), c.reps)
-	has := func(w string, t string) bool { return len(res[key{w, 0, t}]) > 0 }
+	has := func(w string, t string) bool { return len(res[key(w, 0, t)]) > 0 }
 	tput := func(r bench.Result) float64 { return r.Throughput() / 1e6 }
 	cpuGB := func(r bench.Result) float64 { return r.CPUPerGB() }
 	rate := func(r bench.Result) float64 { return r.Rate() }
@@ -256,14 +237,14 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 		fmt.Fprintf(w, "W1: one stream moving %s (writes of %s)\n\n", bench.FormatSize(c.w1Size), bench.FormatSize(int64(c.chunk)))
 		fmt.Fprintln(w, "| transport | MB/s | vs tcp | CPU s/GB | vs tcp |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
-		base := bench.StatOf(res[key{"w1", 0, "tcp"}], tput)
-		baseCPU := bench.StatOf(res[key{"w1", 0, "tcp"}], cpuGB)
+		base := bench.StatOf(res[key("w1", 0, "tcp")], tput)
+		baseCPU := bench.StatOf(res[key("w1", 0, "tcp")], cpuGB)
 		for _, t := range c.transports {
 			if !has("w1", t.Name) {
 				continue
 			}
-			s := bench.StatOf(res[key{"w1", 0, t.Name}], tput)
-			cs := bench.StatOf(res[key{"w1", 0, t.Name}], cpuGB)
+			s := bench.StatOf(res[key("w1", 0, t.Name)], tput)
+			cs := bench.StatOf(res[key("w1", 0, t.Name)], cpuGB)
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med, cs.Lo, cs.Hi, bench.Ratio(cs.Med, baseCPU.Med))
 		}
 		fmt.Fprintln(w)
@@ -272,13 +253,13 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 		fmt.Fprintf(w, "W2: %d concurrent streams of %s each (writes of %s)\n\n", c.w2Streams, bench.FormatSize(c.w2Size), bench.FormatSize(int64(c.chunk)))
 		fmt.Fprintln(w, "| transport | MB/s | vs tcp | CPU s/GB |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|")
-		base := bench.StatOf(res[key{"w2", 0, "tcp"}], tput)
+		base := bench.StatOf(res[key("w2", 0, "tcp")], tput)
 		for _, t := range c.transports {
 			if !has("w2", t.Name) {
 				continue
 			}
-			s := bench.StatOf(res[key{"w2", 0, t.Name}], tput)
-			cs := bench.StatOf(res[key{"w2", 0, t.Name}], cpuGB)
+			s := bench.StatOf(res[key("w2", 0, t.Name)], tput)
+			cs := bench.StatOf(res[key("w2", 0, t.Name)], cpuGB)
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med)
 		}
 		fmt.Fprintln(w)
@@ -287,13 +268,13 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 		fmt.Fprintf(w, "%s\n\n", title)
 		fmt.Fprintln(w, "| transport | ops/s | vs yamux | CPU µs/op |")
 		fmt.Fprintln(w, "|---|---:|---:|---:|")
-		base := bench.StatOf(res[key{wl, 0, "yamux"}], rate)
+		base := bench.StatOf(res[key(wl, 0, "yamux")], rate)
 		for _, t := range c.transports {
 			if !has(wl, t.Name) {
 				continue
 			}
-			s := bench.StatOf(res[key{wl, 0, t.Name}], rate)
-			cpu := bench.StatOf(res[key{wl, 0, t.Name}], func(r bench.Result) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) })
+			s := bench.StatOf(res[key(wl, 0, t.Name)], rate)
+			cpu := bench.StatOf(res[key(wl, 0, t.Name)], func(r bench.Result) float64 { return r.CPU.Seconds() * 1e6 / float64(r.Ops) })
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cpu.Med)
 		}
 		fmt.Fprintln(w)
@@ -307,7 +288,7 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
 		for _, n := range c.w4Streams {
 			for _, t := range c.transports {
-				rs := res[key{"w4", n, t.Name}]
+				rs := res[key("w4", n, t.Name)]
 				if len(rs) == 0 {
 					continue
 				}
@@ -322,11 +303,5 @@ func report(out io.Writer, c *config, res map[key][]bench.Result, fails []failur
 	if c.workloads["w5"] {
 		rr("w5", fmt.Sprintf("W5: %d workers, open, send 1 B, receive 1 B, close (%v per run)", c.w5Workers, c.w5Dur))
 	}
-	if len(fails) > 0 {
-		fmt.Fprintf(w, "Failed runs (left out of the medians):\n\n")
-		for _, f := range fails {
-			fmt.Fprintf(w, "- rep %d, %s, %s: %v\n", f.rep, label(f.k.w, f.k.n), f.k.t, f.err)
-		}
-		fmt.Fprintln(w)
-	}
+	bench.WriteFailures(w, fails, label)
 }
