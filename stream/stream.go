@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -531,6 +532,11 @@ func (s *Stream) SendHeaders(fields []hpackz.Field, fin bool) error {
 
 // CloseWrite ends this side of the stream: a FIN follows the data already
 // written. Reading goes on until the peer's FIN. It does not wait.
+//
+// A peer that has sent its FIN may reset the stream with CANCEL to say it
+// wants nothing more (a server that answered without reading the whole
+// request does). CloseWrite then returns nil: the exchange is complete and
+// nothing more is sent. Write still reports the reset.
 func (s *Stream) CloseWrite() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -538,6 +544,9 @@ func (s *Stream) CloseWrite() error {
 		return ErrClosed
 	}
 	if s.writeErr != nil && !s.sendClosed {
+		if s.declinedAfterFinLocked() {
+			return nil
+		}
 		return s.writeErr
 	}
 	if s.wfin || s.sendClosed {
@@ -548,6 +557,14 @@ func (s *Stream) CloseWrite() error {
 	s.notifyLocked()
 	s.broadcastLocked()
 	return nil
+}
+
+// declinedAfterFinLocked reports whether the peer reset the stream with
+// CANCEL after its FIN: its side was complete and it declined the rest of
+// ours.
+func (s *Stream) declinedAfterFinLocked() bool {
+	var re *ResetError
+	return s.recvFin && errors.As(s.writeErr, &re) && re.Remote && re.Status == framing.StatusCancel
 }
 
 // Close ends the stream in both directions and releases its buffers. It

@@ -216,6 +216,32 @@ func TestFailKeepsCompleteData(t *testing.T) {
 	}
 }
 
+func TestCloseWriteAfterPeerFinAndCancel(t *testing.T) {
+	s, h, _ := newPeerStream(t, Config{})
+	b := pool.Get(1)
+	copy(b, "z")
+	h.Deliver(b)
+	h.DeliverFin()
+	h.Fail(&ResetError{StreamID: 1, Status: framing.StatusCancel, Remote: true})
+	if _, err := s.Write([]byte("more")); err == nil {
+		t.Fatal("Write after the peer's reset succeeded")
+	}
+	if err := s.CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite after the peer's FIN and CANCEL = %v, want nil", err)
+	}
+	if got, err := io.ReadAll(s); err != nil || string(got) != "z" {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+}
+
+func TestCloseWriteAfterCancelWithoutFin(t *testing.T) {
+	s, h, _ := newPeerStream(t, Config{})
+	h.Fail(&ResetError{StreamID: 1, Status: framing.StatusCancel, Remote: true})
+	if err := s.CloseWrite(); err == nil {
+		t.Fatal("CloseWrite after a reset with the peer's side unfinished = nil, want the reset")
+	}
+}
+
 func TestRefusedMatchesUnprocessed(t *testing.T) {
 	err := error(&ResetError{StreamID: 1, Status: framing.StatusRefusedStream, Remote: true})
 	if !errors.Is(err, ErrUnprocessed) {
