@@ -1,0 +1,27 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"testing"
+)
+
+func TestProxyRoutesByPath(t *testing.T) {
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	e.connect("home", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Path", r.URL.Path)
+		io.WriteString(w, "hello from home, fwd="+r.Header.Get("X-Forwarded-For"))
+	}))
+	resp, err := http.Get(e.FrontURL + "/o/home/a/b.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("X-Path") != "/a/b.txt" || string(body) != "hello from home, fwd=127.0.0.1" {
+		t.Fatalf("got %d %q %q", resp.StatusCode, resp.Header.Get("X-Path"), body)
+	}
+}
