@@ -211,7 +211,9 @@ func (c *Connector) once(ctx context.Context, target string, srv *httpadapter.Se
 		c.OnConnect()
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.ServeConn(conn, &httpadapter.ServeConnOpts{Version: session.V31, Context: context.WithoutCancel(ctx)}) }()
+	go func() {
+		served <- srv.ServeConn(conn, &httpadapter.ServeConnOpts{Version: session.V31, Context: context.WithoutCancel(ctx)})
+	}()
 	select {
 	case err := <-served:
 		return err
