@@ -11,8 +11,8 @@ import (
 	"image/png"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/spdygo/spdy/proxy"
@@ -162,53 +162,52 @@ func (d *daemon) startDemo(ctx context.Context, stdout io.Writer) error {
 	return err
 }
 
+// frontAddr returns the front end's address and scheme, the plain one
+// when there is one.
+func (d *daemon) frontAddr() (scheme, addr string) {
+	if d.frontLn != nil {
+		return "http", d.frontLn.Addr().String()
+	}
+	return "https", d.frontTLSLn.Addr().String()
+}
+
+// demoHost is the host name of the demo origin under -route host.
+func (d *daemon) demoHost() string {
+	if d.p.Domain != "" {
+		return "demo." + d.p.Domain
+	}
+	return "demo.localhost" // browsers resolve *.localhost to loopback
+}
+
 // demoBase is the URL of the demo origin's root on the front end.
 func (d *daemon) demoBase() string {
-	scheme, addr := "http", ""
-	if d.frontLn != nil {
-		addr = d.frontLn.Addr().String()
-	} else {
-		scheme, addr = "https", d.frontTLSLn.Addr().String()
-	}
+	scheme, addr := d.frontAddr()
 	if d.p.Route == proxy.RouteHost {
-		_, port, _ := strings.Cut(addr, ":")
-		if i := strings.LastIndexByte(addr, ':'); i >= 0 {
-			port = addr[i+1:]
-		}
-		host := "demo.localhost"
-		if d.p.Domain != "" {
-			host = "demo." + d.p.Domain
-		}
-		return scheme + "://" + host + ":" + port + "/"
+		_, port, _ := net.SplitHostPort(addr)
+		return scheme + "://" + net.JoinHostPort(d.demoHost(), port) + "/"
 	}
 	return scheme + "://" + addr + "/o/demo/"
 }
 
-// checkDemo fetches the demo's home page through the front end.
+// checkDemo fetches the demo's home page through the front end, by its
+// address whatever the demo's host name resolves to.
 func (d *daemon) checkDemo(ctx context.Context, base string) error {
-	tr := &http.Transport{TLSClientConfig: nil, Proxy: nil}
-	if d.frontLn == nil {
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	scheme, addr := d.frontAddr()
+	if scheme == "https" {
 		tlsConf, err := proxy.PinnedTLSConfig(d.fingerprint())
 		if err != nil {
 			return err
 		}
 		tr.TLSClientConfig = tlsConf
 	}
-	defer tr.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base, nil)
 	if err != nil {
 		return err
 	}
-	if d.p.Route == proxy.RouteHost {
-		// Reach the front end by address whatever the host name resolves to.
-		addr := d.frontLn
-		if addr == nil {
-			addr = d.frontTLSLn
-		}
-		req.URL.Host = addr.Addr().String()
-		req.Host = strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
-		req.Host = strings.TrimSuffix(req.Host, "/")
-	}
+	req.Host = req.URL.Host
+	req.URL.Host = addr
 	resp, err := tr.RoundTrip(req)
 	if err != nil {
 		return fmt.Errorf("self-check: %w", err)
