@@ -279,4 +279,3 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("missing origins file: exit %d, want %d (%s)", code, exitError, errb.String())
 	}
 }
-

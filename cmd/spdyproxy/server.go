@@ -335,4 +335,3 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 	})
 }
-
