@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,8 +67,11 @@ type errorCounts map[string]*errorEntry
 type errorEntry struct {
 	Count int64  `json:"count"`
 	First string `json:"first"` // the message of the first error of the kind
-	at    time.Time
+	seq   int64  // when First happened, in the order of errorSeq
 }
+
+// errorSeq orders the errors of a run, so that merging keeps the first.
+var errorSeq atomic.Int64
 
 func (c *errorCounts) add(kind string, err error) {
 	if *c == nil {
@@ -75,7 +79,7 @@ func (c *errorCounts) add(kind string, err error) {
 	}
 	e := (*c)[kind]
 	if e == nil {
-		e = &errorEntry{First: oneLine(err), at: time.Now()}
+		e = &errorEntry{First: oneLine(err), seq: errorSeq.Add(1)}
 		(*c)[kind] = e
 	}
 	e.Count++
@@ -91,8 +95,8 @@ func (c *errorCounts) merge(d errorCounts) {
 		case mine == nil:
 			cp := *e
 			(*c)[kind] = &cp
-		case e.at.Before(mine.at):
-			mine.First, mine.at = e.First, e.at
+		case e.seq < mine.seq:
+			mine.First, mine.seq = e.First, e.seq
 			mine.Count += e.Count
 		default:
 			mine.Count += e.Count
