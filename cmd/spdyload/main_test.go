@@ -123,7 +123,8 @@ func spdyServerWith(t *testing.T, srv *httpadapter.Server) (string, *countingLis
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
 		srv.Close()
-		if err := <-served; !errors.Is(err, httpadapter.ErrServerClosed) {
+		// net.ErrClosed: a test closed the listener to refuse connections.
+		if err := <-served; !errors.Is(err, httpadapter.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			t.Errorf("serve: %v", err)
 		}
 	})
@@ -405,6 +406,41 @@ func TestHTTP11Reconnects(t *testing.T) {
 	}
 }
 
+func TestHTTP11ReconnectFails(t *testing.T) {
+	// The server closes each connection after its response, and stops
+	// listening at the 5th request: the 6th cannot connect, which ends the
+	// run of the only connection.
+	ln := listen(t)
+	var count atomic.Int64
+	hs := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if count.Add(1) == 5 {
+			ln.Close()
+		}
+		w.Header().Set("Connection", "close")
+		io.WriteString(w, "bye\n")
+	})}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	t.Cleanup(func() {
+		hs.Close()
+		<-served // the error of the closed listener
+	})
+	rep, res := loadJSON(t, context.Background(), "-n", "20", "-proto", "http/1.1", "http://"+ln.Addr().String())
+	if res.code != exitFailed {
+		t.Errorf("exit %d, want %d", res.code, exitFailed)
+	}
+	want := requestCounts{Total: 20, Started: 6, Done: 5, Succeeded: 5, Failed: 1, Errored: 1}
+	if diff := cmp.Diff(want, rep.Requests); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	if e := rep.Errors[kindDial]; e == nil || e.Count != 1 || len(rep.Errors) != 1 {
+		t.Errorf("errors %v, want 1 dial error", rep.Errors)
+	}
+	if rep.Connections.Opened != 5 {
+		t.Errorf("connections %+v, want 5 opened", rep.Connections)
+	}
+}
+
 // bodyChecker answers "got N" for a request body of want bytes, and 400
 // for another size.
 type bodyChecker struct {
@@ -612,6 +648,48 @@ func TestGoAwayReplacesTheConnection(t *testing.T) {
 	}
 	if rep.Connections.Opened < 2 || rep.Connections.Opened != ln.n.Load() || rep.Connections.Failed != 0 {
 		t.Errorf("connections %+v, server accepted %d: want the first replaced", rep.Connections, ln.n.Load())
+	}
+}
+
+func TestServerGone(t *testing.T) {
+	// At the 10th request the server stops listening and ends the session
+	// at once: that request fails, and so does the new connection.
+	type key struct{}
+	var count atomic.Int64
+	var ln *countingListener
+	srv := &httpadapter.Server{
+		BaseContext: func(s *session.Session) context.Context { return context.WithValue(context.Background(), key{}, s) },
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if count.Add(1) == 10 {
+				ln.Close()
+				r.Context().Value(key{}).(*session.Session).Close()
+				return
+			}
+			io.WriteString(w, "ok")
+		}),
+	}
+	var base string
+	base, ln = spdyServerWith(t, srv)
+	rep, res := loadJSON(t, context.Background(), "-n", "100", base)
+	if res.code != exitFailed {
+		t.Errorf("exit %d, want %d", res.code, exitFailed)
+	}
+	want := requestCounts{Total: 100, Started: 10, Done: 9, Succeeded: 9, Failed: 1, Errored: 1}
+	if diff := cmp.Diff(want, rep.Requests); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	if rep.Connections.Opened != 1 || rep.Connections.Failed != 1 {
+		t.Errorf("connections %+v, want 1 opened and 1 failed", rep.Connections)
+	}
+	for kind, e := range rep.Errors {
+		t.Logf("%s: %d, first %s", kind, e.Count, e.First)
+	}
+	lost := rep.Errors[kindGoAway]
+	if lost == nil {
+		lost = rep.Errors[kindConnection]
+	}
+	if e := rep.Errors[kindDial]; e == nil || e.Count != 1 || lost == nil || lost.Count != 1 || len(rep.Errors) != 2 {
+		t.Errorf("errors %v, want 1 dial error and the session lost", rep.Errors)
 	}
 }
 

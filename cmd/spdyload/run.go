@@ -179,6 +179,13 @@ func (s *slot) get() conn {
 	return c
 }
 
+// end marks the slot done: no new request starts on it.
+func (s *slot) end() {
+	s.mu.Lock()
+	s.dead = true
+	s.mu.Unlock()
+}
+
 // requestBound is how long a request may last at most.
 func (r *runner) requestBound() time.Duration {
 	if r.o.timeout > 0 {
@@ -219,6 +226,10 @@ func (w *worker) request(c conn) {
 			}
 		}
 		w.stats.record(res, w.r.ctx.Err() != nil)
+		var ce *connectError
+		if errors.As(res.err, &ce) {
+			w.s.end() // an HTTP/1.1 reconnection failed
+		}
 		return
 	}
 }
