@@ -61,6 +61,11 @@ const (
 	DefaultReplaceGrace     = 5 * time.Minute
 	DefaultAuthFailureBurst = 10
 	DefaultAuthFailureEvery = 6 * time.Second
+	// DefaultTunnelMaxWindow caps the growth of each proxied stream's
+	// receive window on the proxy (session.Config.MaxWindowSize), so that
+	// what the proxy may hold for a client that stops reading is bounded
+	// per request. 1 MiB fills 160 Mbit/s at a 50 ms round trip.
+	DefaultTunnelMaxWindow = 1 << 20
 )
 
 // TunnelProtocol is the subprotocol of the tunnel handshake, sent in
@@ -102,7 +107,8 @@ type Proxy struct {
 
 	// Session configures the tunnel sessions, in which the proxy is the
 	// SPDY client. Version is always SPDY/3.1. nil means the defaults of
-	// session.Config.
+	// session.Config, except that a zero MaxWindowSize is
+	// DefaultTunnelMaxWindow.
 	Session *session.Config
 	// PingInterval is the time between the pings that measure a tunnel's
 	// round trip and prove it alive; default DefaultPingInterval, negative
@@ -176,6 +182,9 @@ func (p *Proxy) init() {
 			cfg = *p.Session
 		}
 		cfg.Version = session.V31
+		if cfg.MaxWindowSize == 0 && cfg.InitialWindowSize <= DefaultTunnelMaxWindow {
+			cfg.MaxWindowSize = DefaultTunnelMaxWindow
+		}
 		if cfg.Logger == nil {
 			cfg.Logger = p.Logger
 		}
