@@ -63,6 +63,7 @@ func newDialer(o *options) *dialer {
 		addr: dialAddr(o.url),
 		net:  net.Dialer{KeepAlive: 30 * time.Second},
 		spdy: &httpadapter.Transport{
+			Session:            &session.Config{V2Compat: o.v2compat},
 			DisableCompression: true, // count the body bytes as sent
 			IdleConnTimeout:    -1,   // the run closes its connections itself
 			MaxRetries:         -1,

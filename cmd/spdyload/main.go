@@ -21,7 +21,8 @@
 // connection carries one request at a time and -m is taken as 1 (use -c for
 // more concurrency). A connection on which ALPN chose http/1.1 also carries
 // one request at a time, its -m requests waiting their turn outside the
-// measured time.
+// measured time. node's spdy servers speak SPDY/2 with SPDY/3's GOAWAY and
+// flow control: -v2compat speaks it so.
 //
 // The run ends when -n requests are done, or, with -d, when the duration
 // has passed (counted from the start, connection setup included): then no

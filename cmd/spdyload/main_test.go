@@ -288,6 +288,16 @@ func TestSPDYPriorKnowledge(t *testing.T) {
 	}
 }
 
+func TestV2Compat(t *testing.T) {
+	// A server speaking SPDY/2 as node does: bodies beyond the 64 KiB
+	// window flow only with SPDY/3's WINDOW_UPDATE.
+	const size = 300 << 10
+	h := newProtoCounter(size)
+	base, _ := spdyServerWith(t, &httpadapter.Server{Handler: h, Session: &session.Config{Version: session.V2, V2Compat: true}})
+	rep, res := loadJSON(t, context.Background(), "-n", "8", "-c", "2", "-m", "2", "-proto", "spdy/2", "-v2compat", base)
+	wantAllSucceeded(t, rep, res, 8, size, 2, "spdy/2")
+}
+
 func TestAutoOnPlainTCPIsSPDY31(t *testing.T) {
 	h := newProtoCounter(10)
 	base, _ := spdyServer(t, session.V31, h)

@@ -58,6 +58,7 @@ type options struct {
 	headers  []string
 	proto    string
 	insecure bool
+	v2compat bool
 	caFile   string
 	timeout  time.Duration
 	json     bool
@@ -110,7 +111,8 @@ request succeeds when its whole response arrived with a status below 500.
 http/1.1 by ALPN; an http:// URL speaks SPDY/3.1 with prior knowledge. A
 SPDY version is spoken with prior knowledge on http:// and is the only one
 offered by ALPN on https://. With http/1.1 (or when ALPN picks it) a
-connection carries one request at a time: -m is taken as 1.
+connection carries one request at a time: -m is taken as 1. Against node's
+spdy servers, SPDY/2 needs -v2compat.
 
 Flags may come before or after the URL. Megabytes are 10^6 bytes.
 
@@ -138,6 +140,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(listFlag{&o.headers}, "H", "request header `'Name: value'` (repeatable); Host sets the request's host")
 	fs.StringVar(&o.proto, "proto", protoAuto, "`protocol`: auto, spdy/3.1, spdy/3, spdy/2 or http/1.1 (see above)")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fs.BoolVar(&o.v2compat, "v2compat", false, "speak SPDY/2 as node's spdy-transport does (SPDY/3's GOAWAY and flow control), which node's servers need; no effect on SPDY/3")
 	fs.StringVar(&o.caFile, "ca", "", "verify the server's certificate with the CA certificates in `file` (PEM) instead of the system's")
 	fs.DurationVar(&o.timeout, "timeout", defaultTimeout, "bound of each request, from its start to the last byte of its response, and of each connection's setup; 0 means none (connections then get 30s)")
 	fs.BoolVar(&o.json, "json", false, "print the report as JSON")
