@@ -573,6 +573,7 @@ func TestFailures(t *testing.T) {
 	h, _ = flaky(100)
 	base, _ = spdyServer(t, session.V31, h)
 	res = spdyload(context.Background(), "-n", "100", "-c", "2", "-m", "5", base)
+	t.Logf("the report:\n%s", res.stdout)
 	for _, line := range []string{
 		"requests: 100 total, 100 started, 90 done, 80 succeeded, 20 failed, 10 errored, 0 aborted, 0 retried\n",
 		"status codes: 0 1xx, 80 2xx, 0 3xx, 0 4xx, 10 5xx\n",
@@ -770,6 +771,7 @@ func TestTextReport(t *testing.T) {
 	if res.code != exitOK || res.stderr != "" {
 		t.Fatalf("%v", res)
 	}
+	t.Logf("the report:\n%s", res.stdout)
 	for _, line := range []string{
 		"spdyload " + base + "/t: -proto auto, 1 connection, 3 streams each\n",
 		"\nfinished in ",
