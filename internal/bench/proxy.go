@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -531,6 +533,9 @@ type childConfig struct {
 	Variant  string `json:"variant,omitempty"`
 	Origin   string `json:"origin,omitempty"` // revproxy: the origin's URL
 	Idle     int    `json:"idle,omitempty"`   // revproxy: idle upstream connections
+	// HeapProfile names a file to write the process's heap profile to
+	// at every "settle", sampling every 4 KiB allocated.
+	HeapProfile string `json:"heap_profile,omitempty"`
 }
 
 // childHello is the front-end process's first line on its standard
@@ -560,6 +565,9 @@ func runProxyChild(spec string, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("%s: %w", ProxyChildEnv, err)
 	}
 	enc := json.NewEncoder(out)
+	if cfg.HeapProfile != "" {
+		runtime.MemProfileRate = 4 << 10
+	}
 	var (
 		hello  childHello
 		ln     *countingListener
@@ -607,6 +615,12 @@ func runProxyChild(spec string, in io.Reader, out io.Writer) error {
 		switch sc.Text() {
 		case "settle":
 			heap, stack, gr := settle()
+			if cfg.HeapProfile != "" {
+				if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+					stopFE()
+					return err
+				}
+			}
 			if err := enc.Encode(childMem{Heap: heap, Stack: stack, Goroutines: gr, Conns: ln.accepted.Load()}); err != nil {
 				stopFE()
 				return err
@@ -619,6 +633,20 @@ func runProxyChild(spec string, in io.Reader, out io.Writer) error {
 		}
 	}
 	return stopFE()
+}
+
+// writeHeapProfile writes the heap profile (as of the last garbage
+// collection) to the named file.
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
 }
 
 // childProxy starts P for the front-end process and returns it with its
@@ -673,8 +701,12 @@ type ProxyIdleParams struct {
 	// Exe is the program run as the front end's process; it must call
 	// ProxyChild at its start. Empty means this program
 	// (os.Executable).
-	Exe     string
-	Timeout time.Duration
+	Exe string
+	// HeapProfile, if set, names a file for the front-end process's heap
+	// profile as the requests are held open (in-use space, sampled every
+	// 4 KiB).
+	HeapProfile string
+	Timeout     time.Duration
 }
 
 // ProxyIdleResult is the outcome of one ProxyIdle run.
@@ -761,7 +793,7 @@ type idleRun struct {
 }
 
 func (r *idleRun) run(exe string) (ProxyIdleResult, error) {
-	cfg := childConfig{FrontEnd: r.p.FrontEnd, Variant: r.p.Variant.String()}
+	cfg := childConfig{FrontEnd: r.p.FrontEnd, Variant: r.p.Variant.String(), HeapProfile: r.p.HeapProfile}
 	if r.p.FrontEnd == PathRevProxy {
 		var err error
 		if r.origin, err = serve(http1Server(r.h)); err != nil {
