@@ -171,12 +171,19 @@ type origin struct {
 // waiting until the proxy has its tunnel.
 func (e *env) connect(name string, h http.Handler) *origin {
 	e.t.Helper()
+	return e.connectWith(name, h, nil)
+}
+
+// connectWith is connect with the Connector changed by configure (when not
+// nil) before it starts.
+func (e *env) connectWith(name string, h http.Handler, configure func(*Connector)) *origin {
+	e.t.Helper()
 	if !e.p.Registry.Known(name) {
 		if err := e.p.Registry.Add(name, token(name)); err != nil {
 			e.t.Fatal(err)
 		}
 	}
-	o := e.startOrigin(name, token(name), h)
+	o := e.startOriginWith(name, token(name), h, configure)
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if err := e.p.WaitConnected(ctx, name, false); err != nil {
@@ -186,6 +193,10 @@ func (e *env) connect(name string, h http.Handler) *origin {
 }
 
 func (e *env) startOrigin(name, token string, h http.Handler) *origin {
+	return e.startOriginWith(name, token, h, nil)
+}
+
+func (e *env) startOriginWith(name, token string, h http.Handler, configure func(*Connector)) *origin {
 	c := &Connector{
 		ProxyURL:   "https://" + e.TunnelAddr,
 		Name:       name,
@@ -195,11 +206,28 @@ func (e *env) startOrigin(name, token string, h http.Handler) *origin {
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
 	}
+	if configure != nil {
+		configure(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o := &origin{c: c, cancel: cancel, done: make(chan error, 1)}
 	go func() { o.done <- c.Run(ctx) }()
 	e.t.Cleanup(func() { o.stop() })
 	return o
+}
+
+// wait waits for Run to return by itself and returns what it returned.
+func (o *origin) wait() error {
+	select {
+	case err := <-o.done:
+		o.once.Do(func() {
+			o.cancel()
+			o.err = err
+		})
+	case <-time.After(hangGuard):
+		panic("Run did not return")
+	}
+	return o.err
 }
 
 // stop cancels the connector and returns what Run returned.
