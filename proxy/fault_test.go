@@ -459,12 +459,29 @@ func TestFaultRateLimit(t *testing.T) {
 	if code := handshake("home", token("home")); code != http.StatusTooManyRequests {
 		t.Errorf("the right token from a refused source: %d, want 429", code)
 	}
-	st := e.p.Stats()
-	if st.Errors["rate_limited"] < 2 || st.Errors["auth_failed"] != burst {
-		t.Errorf("rate_limited = %d (want at least 2), auth_failed = %d (want %d)", st.Errors["rate_limited"], st.Errors["auth_failed"], burst)
+	// The refusal carries Retry-After, which UpgradeError does not keep:
+	// a plain request shows it.
+	c := e.httpClient()
+	resp, _ := do(t, c, newRequest(t, "GET", "https://"+e.TunnelAddr+"/", nil, HeaderOrigin, "home", "Authorization", "Bearer x"))
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("a plain request from a refused source: %s, Retry-After %q; want 429 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
 	}
-	if st.TunnelsAccepted != 0 {
-		t.Errorf("TunnelsAccepted = %d, want 0", st.TunnelsAccepted)
+	// The budget is per source address: the origin connects from another
+	// loopback address.
+	other := e.connectWith("home", patternHandler("home", nil), func(c *Connector) {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+		c.DialContext = d.DialContext
+	})
+	if !strings.HasPrefix(e.p.Stats().Tunnels[0].Remote, "127.0.0.2:") {
+		t.Errorf("the tunnel comes from %s, want 127.0.0.2", e.p.Stats().Tunnels[0].Remote)
+	}
+	other.stop()
+	st := e.p.Stats()
+	if st.Errors["rate_limited"] < 3 || st.Errors["auth_failed"] != burst {
+		t.Errorf("rate_limited = %d (want at least 3), auth_failed = %d (want %d)", st.Errors["rate_limited"], st.Errors["auth_failed"], burst)
+	}
+	if st.TunnelsAccepted != 1 {
+		t.Errorf("TunnelsAccepted = %d, want 1", st.TunnelsAccepted)
 	}
 }
 
@@ -708,11 +725,49 @@ func TestFaultReconnectReplaces(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Requests keep coming while the second tunnel connects: each goes
+	// to one tunnel or the other, and none fails.
+	var wg sync.WaitGroup
+	stopLoad := make(chan struct{})
+	var loadErrs, loadDone atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 500; i++ {
+				select {
+				case <-stopLoad:
+					return
+				default:
+				}
+				req, _ := http.NewRequestWithContext(waitCtx(t), "GET", e.FrontURL+"/o/home/who", nil)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Errorf("during the reconnect: %v", err)
+					loadErrs.Add(1)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || (string(b) != "1" && string(b) != "2") {
+					t.Errorf("during the reconnect: %s %q %v", resp.Status, b, err)
+					loadErrs.Add(1)
+					return
+				}
+				loadDone.Add(1)
+			}
+		}()
+	}
+	waitFor(t, "requests under way", func() bool { return loadDone.Load() >= 20 || loadErrs.Load() > 0 })
 	before := e.tunnelsAccepted()
 	o2 := e.startOrigin("home", token("home"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "2")
 	}))
 	e.waitNewTunnel("home", before)
+	n0 := loadDone.Load()
+	waitFor(t, "requests after the reconnect", func() bool { return loadDone.Load() >= n0+20 || loadErrs.Load() > 0 })
+	close(stopLoad)
+	wg.Wait()
 	for i := range 5 {
 		if code, body := getString(t, c, e.FrontURL+"/o/home/who"); code != 200 || body != "2" {
 			t.Fatalf("request %d after the reconnect: %d %q, want the new tunnel's answer", i, code, body)
@@ -844,5 +899,55 @@ func TestMetricsAndHealth(t *testing.T) {
 	}
 	if e.p.Connected("home") {
 		t.Error("a tunnel is left after Shutdown")
+	}
+}
+
+// TestFaultShutdownDrains shuts the proxy down with a response in flight:
+// the response completes, and Shutdown returns once it has.
+func TestFaultShutdownDrains(t *testing.T) {
+	body := pseudoRandom(17, 3<<20)
+	release := make(chan struct{})
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	e.connect("home", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body[:1<<20])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write(body[1<<20:])
+	}))
+	c := e.httpClient()
+	resp, err := c.Do(newRequest(t, "GET", e.FrontURL+"/o/home/", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make([]byte, len(body))
+	if _, err := io.ReadFull(resp.Body, got[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- e.p.Shutdown(waitCtx(t)) }()
+	health := e.p.HealthHandler()
+	waitFor(t, "the proxy to be shutting down", func() bool {
+		return direct(health, "GET", "/healthz").StatusCode == http.StatusServiceUnavailable
+	})
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a response in flight", err)
+	default:
+	}
+	close(release)
+	if _, err := io.ReadFull(resp.Body, got[1<<20:]); err != nil {
+		t.Fatalf("the response in flight: %v", err)
+	}
+	if !bytes.Equal(got, body) {
+		t.Fatal("the response in flight is not intact")
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
 	}
 }
