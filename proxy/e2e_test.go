@@ -444,9 +444,33 @@ func TestE2EHostRouting(t *testing.T) {
 			continue
 		}
 		if tc.code == 200 {
-			if want := "Host: " + tc.host + "\nPath: /a/b/c\n"; !strings.HasPrefix(string(body), want) {
+			if want := "Host: " + tc.host + "\nPath: /a/b/c\nURI: /a/b%2Fc?q=1\n"; !strings.HasPrefix(string(body), want) {
 				t.Errorf("Host %q: the origin saw\n%s\nwant it to start with\n%s", tc.host, body, want)
 			}
+		}
+	}
+}
+
+// TestE2EPathRouting strips the prefix and the name, keeping the escaping
+// and the query, and tells the origin the prefix.
+func TestE2EPathRouting(t *testing.T) {
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	e.connect("home", http.HandlerFunc(echoHeaders))
+	c := e.httpClient()
+	for _, tc := range []struct{ path, want string }{
+		{"/o/home/a/b%2Fc?q=1&r=%20", "Path: /a/b/c\nURI: /a/b%2Fc?q=1&r=%20\n"},
+		{"/o/home/", "Path: /\nURI: /\n"},
+		{"/o/home", "Path: /\nURI: /\n"},
+		{"/o/home?x=y", "Path: /\nURI: /?x=y\n"},
+		{"/o/home/caf%C3%A9/", "Path: /caf\u00e9/\nURI: /caf%C3%A9/\n"},
+	} {
+		resp, body := do(t, c, newRequest(t, "GET", e.FrontURL+tc.path, nil))
+		if resp.StatusCode != 200 || !strings.Contains(string(body), tc.want) {
+			t.Errorf("%s: got %s, the origin saw\n%s\nwant it to contain\n%s", tc.path, resp.Status, body, tc.want)
+			continue
+		}
+		if !strings.Contains(string(body), "X-Forwarded-Prefix: /o/home\r\n") {
+			t.Errorf("%s: no X-Forwarded-Prefix: /o/home in\n%s", tc.path, body)
 		}
 	}
 }

@@ -378,8 +378,7 @@ func (s *site) write(t testing.TB, name string, b []byte) {
 }
 
 // siteHandler serves s with http.FileServer, POST /upload (the SHA-256 of
-// the body, in hex, and its length) and /headers (the request's headers,
-// one "Name: value" line each, after "Host: " and the path).
+// the body, in hex, and its length) and /headers (see echoHeaders).
 func siteHandler(s *site) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServer(http.Dir(s.dir)))
@@ -396,9 +395,10 @@ func siteHandler(s *site) http.Handler {
 	return mux
 }
 
-// echoHeaders writes the request's host, path and headers, one line each.
+// echoHeaders writes the request's host, path, request URI (as it came on
+// the wire) and headers, one line each.
 func echoHeaders(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
-	fmt.Fprintf(w, "Host: %s\nPath: %s\n", r.Host, r.URL.Path)
+	fmt.Fprintf(w, "Host: %s\nPath: %s\nURI: %s\n", r.Host, r.URL.Path, r.RequestURI)
 	_ = r.Header.WriteSubset(w, nil)
 }
