@@ -63,10 +63,11 @@ const (
 // measurement.
 const proxyHangGuard = 10 * time.Second
 
-// ProxyVariant holds tunnel settings of P to try instead of the defaults.
-// A zero field keeps the default; the zero ProxyVariant is P as shipped.
+// ProxyVariant holds settings of P to try instead of the defaults. A
+// zero field keeps the default; the zero ProxyVariant is P as shipped.
 // The session settings apply to both ends of the tunnel (Proxy.Session
-// and Connector.Session).
+// and Connector.Session). The switches (Plain, NoFlush) are experiments
+// that show what a cost is, not configurations to deploy.
 type ProxyVariant struct {
 	// Window is session.Config.InitialWindowSize ("win").
 	Window int32
@@ -78,57 +79,92 @@ type ProxyVariant struct {
 	MaxSessionWindow int32
 	// FrameSize is session.Config.MaxFrameSize ("frame").
 	FrameSize int32
+	// MaxStreams is session.Config.MaxConcurrentStreams ("maxstreams"):
+	// beyond the origin's (default 1000), P's requests wait for a stream.
+	MaxStreams int32
 	// WriteBuffer, when positive, is the httpadapter.Server
 	// WriteBufferSize on the origin's side ("wbuf"). proxy.Connector has
 	// no field for it, so the origin then dials the tunnel itself with
 	// npn.DialUpgradeConn, as Connector does, and serves it with an
 	// httpadapter.Server of that buffer size.
 	WriteBuffer int32
+	// StoredHeaders sends header blocks uncompressed (HeaderCompression
+	// NoHeaderCompression) on both ends ("stored").
+	StoredHeaders bool
+	// Plain runs the tunnel over plain TCP instead of TLS
+	// (Proxy.AllowPlainTunnels, an http:// ProxyURL) ("plain").
+	Plain bool
+	// NoFlush drops the flushes P's front end asks of the client's
+	// connection, so that a response goes out when the handler returns
+	// or net/http's buffer fills ("noflush"). A held response then never
+	// reaches the client: ProxyIdle refuses it.
+	NoFlush bool
 }
 
-// variantKeys are the settings of a variant spec, in the order String
-// prints them.
-var variantKeys = []struct {
-	key string
-	ptr func(*ProxyVariant) *int32
-}{
-	{"win", func(v *ProxyVariant) *int32 { return &v.Window }},
-	{"maxwin", func(v *ProxyVariant) *int32 { return &v.MaxWindow }},
-	{"swin", func(v *ProxyVariant) *int32 { return &v.SessionWindow }},
-	{"maxswin", func(v *ProxyVariant) *int32 { return &v.MaxSessionWindow }},
-	{"frame", func(v *ProxyVariant) *int32 { return &v.FrameSize }},
-	{"wbuf", func(v *ProxyVariant) *int32 { return &v.WriteBuffer }},
-}
+// variantSizes and variantSwitches are the settings of a variant spec,
+// in the order String prints them.
+var (
+	variantSizes = []struct {
+		key   string
+		ptr   func(*ProxyVariant) *int32
+		count bool // a count, printed without a unit
+	}{
+		{"win", func(v *ProxyVariant) *int32 { return &v.Window }, false},
+		{"maxwin", func(v *ProxyVariant) *int32 { return &v.MaxWindow }, false},
+		{"swin", func(v *ProxyVariant) *int32 { return &v.SessionWindow }, false},
+		{"maxswin", func(v *ProxyVariant) *int32 { return &v.MaxSessionWindow }, false},
+		{"frame", func(v *ProxyVariant) *int32 { return &v.FrameSize }, false},
+		{"maxstreams", func(v *ProxyVariant) *int32 { return &v.MaxStreams }, true},
+		{"wbuf", func(v *ProxyVariant) *int32 { return &v.WriteBuffer }, false},
+	}
+	variantSwitches = []struct {
+		key string
+		ptr func(*ProxyVariant) *bool
+	}{
+		{"stored", func(v *ProxyVariant) *bool { return &v.StoredHeaders }},
+		{"plain", func(v *ProxyVariant) *bool { return &v.Plain }},
+		{"noflush", func(v *ProxyVariant) *bool { return &v.NoFlush }},
+	}
+)
 
-// ParseProxyVariant reads a variant spec: comma-separated KEY=SIZE
-// settings with the keys win, maxwin, swin, maxswin, frame and wbuf (see
-// ProxyVariant) and sizes as ParseSize reads them, e.g.
-// "win=1MiB,swin=16MiB". The empty spec is the zero variant.
+// ParseProxyVariant reads a variant spec: comma-separated settings, each
+// KEY=SIZE with the keys win, maxwin, swin, maxswin, frame, maxstreams
+// and wbuf and a size as ParseSize reads it, or one of the switches stored, plain and
+// noflush (see ProxyVariant), e.g. "win=1MiB,swin=16MiB,plain". The empty
+// spec is the zero variant.
 func ParseProxyVariant(spec string) (ProxyVariant, error) {
 	var v ProxyVariant
+next:
 	for _, f := range strings.Split(spec, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
 		}
-		k, val, ok := strings.Cut(f, "=")
-		if !ok {
-			return ProxyVariant{}, fmt.Errorf("bad variant setting %q (want KEY=SIZE)", f)
-		}
-		i := -1
-		for j, vk := range variantKeys {
-			if vk.key == strings.TrimSpace(k) {
-				i = j
+		k, val, hasVal := strings.Cut(f, "=")
+		k = strings.TrimSpace(k)
+		for _, vs := range variantSwitches {
+			if vs.key == k {
+				if hasVal {
+					return ProxyVariant{}, fmt.Errorf("variant switch %s takes no value", k)
+				}
+				*vs.ptr(&v) = true
+				continue next
 			}
 		}
-		if i < 0 {
-			return ProxyVariant{}, fmt.Errorf("unknown variant setting %q (want win, maxwin, swin, maxswin, frame or wbuf)", k)
+		for _, vs := range variantSizes {
+			if vs.key == k {
+				if !hasVal {
+					return ProxyVariant{}, fmt.Errorf("bad variant setting %q (want %s=SIZE)", f, k)
+				}
+				n, err := ParseBufSize(val)
+				if err != nil {
+					return ProxyVariant{}, fmt.Errorf("variant setting %s: %w", k, err)
+				}
+				*vs.ptr(&v) = int32(n)
+				continue next
+			}
 		}
-		n, err := ParseBufSize(val)
-		if err != nil {
-			return ProxyVariant{}, fmt.Errorf("variant setting %s: %w", k, err)
-		}
-		*variantKeys[i].ptr(&v) = int32(n)
+		return ProxyVariant{}, fmt.Errorf("unknown variant setting %q (want win, maxwin, swin, maxswin, frame, maxstreams, wbuf, stored, plain or noflush)", k)
 	}
 	return v, nil
 }
@@ -137,9 +173,19 @@ func ParseProxyVariant(spec string) (ProxyVariant, error) {
 // for the zero variant.
 func (v ProxyVariant) String() string {
 	var parts []string
-	for _, vk := range variantKeys {
-		if n := *vk.ptr(&v); n != 0 {
-			parts = append(parts, vk.key+"="+strings.ReplaceAll(FormatSize(int64(n)), " ", ""))
+	for _, vs := range variantSizes {
+		n := *vs.ptr(&v)
+		switch {
+		case n == 0:
+		case vs.count:
+			parts = append(parts, vs.key+"="+strconv.Itoa(int(n)))
+		default:
+			parts = append(parts, vs.key+"="+strings.ReplaceAll(FormatSize(int64(n)), " ", ""))
+		}
+	}
+	for _, vs := range variantSwitches {
+		if *vs.ptr(&v) {
+			parts = append(parts, vs.key)
 		}
 	}
 	return strings.Join(parts, ",")
@@ -148,18 +194,38 @@ func (v ProxyVariant) String() string {
 // session returns the tunnel session configuration of v, nil when v keeps
 // every default.
 func (v ProxyVariant) session() *session.Config {
-	if v.Window == 0 && v.MaxWindow == 0 && v.SessionWindow == 0 && v.MaxSessionWindow == 0 && v.FrameSize == 0 {
+	if v.Window == 0 && v.MaxWindow == 0 && v.SessionWindow == 0 && v.MaxSessionWindow == 0 && v.FrameSize == 0 && v.MaxStreams == 0 && !v.StoredHeaders {
 		return nil
 	}
-	return &session.Config{
+	cfg := &session.Config{
 		Version:              session.V31,
 		InitialWindowSize:    v.Window,
 		MaxWindowSize:        v.MaxWindow,
 		SessionWindowSize:    v.SessionWindow,
 		MaxSessionWindowSize: v.MaxSessionWindow,
 		MaxFrameSize:         int(v.FrameSize),
+		MaxConcurrentStreams: uint32(v.MaxStreams),
 	}
+	if v.StoredHeaders {
+		cfg.HeaderCompression = session.NoHeaderCompression
+	}
+	return cfg
 }
+
+// tunnelScheme is the scheme of the tunnel endpoint's URL.
+func (v ProxyVariant) tunnelScheme() string {
+	if v.Plain {
+		return "http"
+	}
+	return "https"
+}
+
+// noFlushWriter is a ResponseWriter whose flushes do nothing (the
+// experiment ProxyVariant.NoFlush).
+type noFlushWriter struct{ http.ResponseWriter }
+
+func (noFlushWriter) Flush()            {}
+func (noFlushWriter) FlushError() error { return nil }
 
 // ProxyPaths returns the three paths the proxy workloads compare: direct,
 // proxy (P as shipped) and revproxy. None is multiplexed: the client
@@ -373,8 +439,18 @@ func startProxy(v ProxyVariant, cert tls.Certificate) (*proxyFront, error) {
 	}
 	f := &proxyFront{p: p, tunnelAddr: raw.Addr().String(), tunnelErr: make(chan error, 1)}
 	f.tunnel = p.NewTunnelServer(&tls.Config{Certificates: []tls.Certificate{cert}})
-	go func() { f.tunnelErr <- f.tunnel.Serve(tls.NewListener(raw, f.tunnel.TLSConfig)) }()
-	if f.front, err = serve(http1Server(p)); err != nil {
+	var ln net.Listener = raw
+	if v.Plain {
+		p.AllowPlainTunnels = true
+	} else {
+		ln = tls.NewListener(raw, f.tunnel.TLSConfig)
+	}
+	go func() { f.tunnelErr <- f.tunnel.Serve(ln) }()
+	var h http.Handler = p
+	if v.NoFlush {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.ServeHTTP(noFlushWriter{w}, r) })
+	}
+	if f.front, err = serve(http1Server(h)); err != nil {
 		f.closeTunnel()
 		return nil, err
 	}
@@ -412,7 +488,7 @@ func startOrigin(v ProxyVariant, addr string, tlsCfg *tls.Config, h http.Handler
 	done := make(chan error, 1)
 	if v.WriteBuffer == 0 {
 		c := &proxy.Connector{
-			ProxyURL:   "https://" + addr,
+			ProxyURL:   v.tunnelScheme() + "://" + addr,
 			Name:       proxyOriginName,
 			Token:      proxyOriginToken,
 			Handler:    h,
@@ -444,7 +520,7 @@ func startOrigin(v ProxyVariant, addr string, tlsCfg *tls.Config, h http.Handler
 // WriteBufferSize is v.WriteBuffer, until ctx ends.
 func serveOneTunnel(ctx context.Context, v ProxyVariant, addr string, tlsCfg *tls.Config, h http.Handler) error {
 	dctx, dcancel := context.WithTimeout(ctx, proxyHangGuard)
-	conn, _, err := npn.DialUpgradeConn(dctx, "https://"+addr+"/", &npn.UpgradeDialOptions{
+	conn, _, err := npn.DialUpgradeConn(dctx, v.tunnelScheme()+"://"+addr+"/", &npn.UpgradeDialOptions{
 		Protocols:       []string{proxy.TunnelProtocol},
 		Header:          http.Header{proxy.HeaderOrigin: {proxyOriginName}, "Authorization": {"Bearer " + proxyOriginToken}},
 		TLSClientConfig: tlsCfg,
@@ -748,9 +824,15 @@ func ProxyIdle(p ProxyIdleParams) (ProxyIdleResult, error) {
 	if p.FrontEnd == PathRevProxy && p.Variant != (ProxyVariant{}) {
 		return ProxyIdleResult{}, errors.New("a variant applies to P only")
 	}
-	fds := 2*p.Requests + 256
+	if p.Variant.NoFlush {
+		return ProxyIdleResult{}, errors.New("without flushes no held response reaches the client")
+	}
+	// Each process holds a descriptor per request for P (the client's
+	// connections here, the front end's there) and two for revproxy (the
+	// origin's connections here, the upstream ones there).
+	fds := p.Requests + 256
 	if p.FrontEnd == PathRevProxy {
-		fds = 4*p.Requests + 256 // the front end's upstream connections too
+		fds = 2*p.Requests + 256
 	}
 	if uint64(fds) > fdLimit() {
 		return ProxyIdleResult{}, fmt.Errorf("%w: %d requests need %d, the limit is %d", ErrNotEnoughFiles, p.Requests, fds, fdLimit())

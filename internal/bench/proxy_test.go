@@ -12,10 +12,13 @@ func init() { ProxyChild() }
 
 // testVariant exercises every way a variant changes P: session settings
 // on both ends and the origin's own tunnel server.
-var testVariant = ProxyVariant{Window: 256 << 10, SessionWindow: 4 << 20, FrameSize: 16 << 10, WriteBuffer: 64 << 10}
+var (
+	testVariant  = ProxyVariant{Window: 256 << 10, SessionWindow: 4 << 20, FrameSize: 16 << 10, WriteBuffer: 64 << 10}
+	testSwitches = ProxyVariant{StoredHeaders: true, Plain: true, NoFlush: true}
+)
 
 func eachProxyPath(t *testing.T, f func(t *testing.T, tr HTTPTransport)) {
-	for _, tr := range append(ProxyPaths(), ProxyPath(testVariant)) {
+	for _, tr := range append(ProxyPaths(), ProxyPath(testVariant), ProxyPath(testSwitches)) {
 		t.Run(tr.Name, func(t *testing.T) { f(t, tr) })
 	}
 }
@@ -58,6 +61,7 @@ func TestProxyIdle(t *testing.T) {
 	for _, p := range []ProxyIdleParams{
 		{FrontEnd: PathProxy},
 		{FrontEnd: PathProxy, Variant: testVariant},
+		{FrontEnd: PathProxy, Variant: ProxyVariant{Plain: true, StoredHeaders: true}},
 		{FrontEnd: PathRevProxy},
 	} {
 		t.Run(p.FrontEnd+" "+p.Variant.String(), func(t *testing.T) {
@@ -88,6 +92,7 @@ func TestProxyIdleBadParams(t *testing.T) {
 		{FrontEnd: PathProxy, Requests: 0},
 		{FrontEnd: "nginx", Requests: 1},
 		{FrontEnd: PathRevProxy, Variant: ProxyVariant{Window: 1 << 20}, Requests: 1},
+		{FrontEnd: PathProxy, Variant: ProxyVariant{NoFlush: true}, Requests: 1},
 	} {
 		if _, err := ProxyIdle(p); err == nil {
 			t.Errorf("ProxyIdle(%+v) succeeded", p)
@@ -111,15 +116,16 @@ func TestProxyChildRefusesBadConfig(t *testing.T) {
 }
 
 func TestParseProxyVariant(t *testing.T) {
-	v, err := ParseProxyVariant(" win=1MiB, maxwin=32MiB,swin=16MiB,maxswin=128MiB,frame=16KiB,wbuf=64KiB ")
+	v, err := ParseProxyVariant(" noflush,win=1MiB, maxwin=32MiB,swin=16MiB,maxswin=128MiB,plain,frame=16KiB,wbuf=64KiB,stored,maxstreams=5000 ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ProxyVariant{Window: 1 << 20, MaxWindow: 32 << 20, SessionWindow: 16 << 20, MaxSessionWindow: 128 << 20, FrameSize: 16 << 10, WriteBuffer: 64 << 10}
+	want := ProxyVariant{Window: 1 << 20, MaxWindow: 32 << 20, SessionWindow: 16 << 20, MaxSessionWindow: 128 << 20, FrameSize: 16 << 10, MaxStreams: 5000, WriteBuffer: 64 << 10,
+		StoredHeaders: true, Plain: true, NoFlush: true}
 	if v != want {
 		t.Fatalf("got %+v, want %+v", v, want)
 	}
-	if s := v.String(); s != "win=1MiB,maxwin=32MiB,swin=16MiB,maxswin=128MiB,frame=16KiB,wbuf=64KiB" {
+	if s := v.String(); s != "win=1MiB,maxwin=32MiB,swin=16MiB,maxswin=128MiB,frame=16KiB,maxstreams=5000,wbuf=64KiB,stored,plain,noflush" {
 		t.Fatalf("String() = %q", s)
 	}
 	if again, err := ParseProxyVariant(v.String()); err != nil || again != v {
@@ -131,7 +137,10 @@ func TestParseProxyVariant(t *testing.T) {
 	if ProxyPath(ProxyVariant{}).Name != PathProxy || ProxyPath(want).Name != "proxy "+want.String() {
 		t.Fatal("path names")
 	}
-	for _, bad := range []string{"win", "win=", "win=2GiB", "window=1MiB", "wbuf=0", "win=1MiB,,frame=x"} {
+	if v, err := ParseProxyVariant("stored"); err != nil || v.session() == nil || v.session().HeaderCompression == 0 {
+		t.Fatalf("stored: %+v, %v", v, err)
+	}
+	for _, bad := range []string{"win", "win=", "win=2GiB", "window=1MiB", "wbuf=0", "win=1MiB,,frame=x", "plain=1", "noflush=yes"} {
 		if _, err := ParseProxyVariant(bad); err == nil {
 			t.Errorf("ParseProxyVariant(%q) succeeded", bad)
 		}
