@@ -521,3 +521,43 @@ func TestE2EForwardedHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EMethodsAndResponseTrailers sends every method with a body and
+// gets the origin's response trailers, over HTTP/1.1 and HTTP/2.
+func TestE2EMethodsAndResponseTrailers(t *testing.T) {
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	e.connect("home", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Trailer", "X-Body-Sha256")
+		w.Header().Set("X-Method", r.Method)
+		w.Write(b)
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Body-Sha256", sha256Hex(b))
+	}))
+	h2 := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: e.pool}}
+	t.Cleanup(h2.CloseIdleConnections)
+	fronts := map[string]struct {
+		base string
+		c    *http.Client
+	}{
+		"HTTP1": {e.FrontURL, e.httpClient()},
+		"HTTP2": {e.startTLSFront(), &http.Client{Transport: h2}},
+	}
+	for name, f := range fronts {
+		for _, m := range []string{"PUT", "POST", "PATCH", "DELETE", "OPTIONS"} {
+			payload := pseudoRandom(uint64(len(m)), 200_000)
+			resp, body := do(t, f.c, newRequest(t, m, f.base+"/o/home/x", bytes.NewReader(payload)))
+			if resp.StatusCode != 200 || resp.Header.Get("X-Method") != m || !bytes.Equal(body, payload) {
+				t.Errorf("%s %s: got %s, X-Method %q, %d bytes", name, m, resp.Status, resp.Header.Get("X-Method"), len(body))
+				continue
+			}
+			if got := resp.Trailer.Get("X-Body-Sha256"); got != sha256Hex(payload) {
+				t.Errorf("%s %s: trailer X-Body-Sha256 %q, want %q", name, m, got, sha256Hex(payload))
+			}
+		}
+	}
+}

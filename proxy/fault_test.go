@@ -693,6 +693,43 @@ func TestFaultStalledClientDownload(t *testing.T) {
 	waitFor(t, "the proxy's streams to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
 }
 
+// TestFaultStalledClientsDoNotBlockOthers stalls several downloads on one
+// tunnel: another client still gets its response whole, since what the
+// proxy holds for the stalled ones stays within their stream windows and
+// the session window is not used up by them.
+func TestFaultStalledClientsDoNotBlockOthers(t *testing.T) {
+	const stalled = 8
+	block := pseudoRandom(18, blockSize)
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	e.connect("home", patternHandler("home", block))
+	received := func() int64 { return int64(e.p.Stats().Tunnels[0].Session.BytesReceived) }
+	for i := range stalled {
+		// A client of its own for each: one connection each.
+		tr := &http.Transport{}
+		t.Cleanup(tr.CloseIdleConnections)
+		ctx, cancel := context.WithCancel(waitCtx(t))
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", e.FrontURL+"/o/home/big", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("stalled download %d: %v", i, err)
+		}
+		defer resp.Body.Close()
+		waitStalled(t, "the stalled downloads", received, func() bool { return false })
+	}
+	st := e.p.Stats()
+	t.Logf("%d stalled downloads: the proxy received %d bytes from the origin and wrote %d to clients", stalled, st.Tunnels[0].Session.BytesReceived, st.BytesToClients)
+	c := e.httpClient()
+	resp, err := c.Do(newRequest(t, "GET", e.FrontURL+"/o/home/big?reps=4", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if n, err := readPattern(resp.Body, block, 0, 0); err != nil || n != 4*blockSize {
+		t.Fatalf("with %d stalled downloads on the tunnel: %d bytes of %d, %v", stalled, n, 4*blockSize, err)
+	}
+}
+
 // TestFaultReconnectReplaces connects a second tunnel of the same origin:
 // it takes the new requests, while a response in flight on the first one
 // completes.
