@@ -667,17 +667,17 @@ func TestFaultStalledClientDownload(t *testing.T) {
 	// What the origin could write sits in: its 16 KiB response buffer;
 	// the proxy's stream window (64 KiB, grown only while the proxy
 	// drained it as fast as it came, which stops when the sockets are
-	// full; session.Config's MaxWindowSize caps it at 16 MiB); the
-	// proxy's 4 KiB response buffer and its socket's send buffer (Linux
-	// grows it up to net.ipv4.tcp_wmem's max, 4 MiB by default); and the
-	// client's receive buffer, 512 KiB as set above (the kernel doubles
-	// it). The proxy itself holds the difference between what the origin
-	// wrote and what the proxy wrote to the client: at most the stream
-	// window. About 5 MiB gets written here; 24 MiB is generous, and
-	// less than a tenth of the 256 MiB the origin tries to write.
+	// full, and capped at DefaultTunnelMaxWindow); the proxy's 32 KiB
+	// copy buffer, its 4 KiB response buffer and its socket's send buffer
+	// (Linux grows it up to net.ipv4.tcp_wmem's max, 4 MiB by default);
+	// and the client's receive buffer, 512 KiB as set above (the kernel
+	// doubles it). The proxy itself holds the difference between what the
+	// origin wrote and what the proxy wrote to the client: the stream
+	// window and the copy buffer. About 5 MiB gets written here; 16 MiB is
+	// generous, and a sixteenth of the 256 MiB the origin tries to write.
 	const (
-		heldBound  = 16<<20 + 1<<20
-		totalBound = 24 << 20
+		heldBound  = DefaultTunnelMaxWindow + 1<<20
+		totalBound = 16 << 20
 	)
 	st := e.p.Stats()
 	held := written.Load() - st.BytesToClients
