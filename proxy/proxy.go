@@ -59,6 +59,7 @@ const (
 	DefaultPingInterval     = 15 * time.Second
 	DefaultPingTimeout      = 10 * time.Second
 	DefaultReplaceGrace     = 5 * time.Minute
+	DefaultStallTimeout     = 5 * time.Minute
 	DefaultAuthFailureBurst = 10
 	DefaultAuthFailureEvery = 6 * time.Second
 	// DefaultTunnelMaxWindow caps the growth of each proxied stream's
@@ -121,6 +122,13 @@ type Proxy struct {
 	// replaced (its origin reconnected) or that the proxy is shutting down
 	// may go on; default DefaultReplaceGrace.
 	ReplaceGrace time.Duration
+	// StallTimeout ends a proxied request on which no body byte has moved
+	// in either direction for that long: a client that stopped reading or
+	// sending, or an origin that neither reads the upload nor answers. The
+	// stream to the origin is reset and the client's connection (or
+	// stream) is cut, so neither side holds resources forever. Default
+	// DefaultStallTimeout; negative means none.
+	StallTimeout time.Duration
 	// OriginWait, if positive, is how long a request for a registered
 	// origin that is not connected waits for it before the 503 answer.
 	// Default 0: the answer is immediate.
@@ -309,7 +317,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	out := r.Clone(r.Context())
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	out := r.Clone(ctx)
 	out.URL.Path, out.URL.RawPath = path, rawPath
 	out.URL.Scheme = "https"
 	if r.TLS == nil {
@@ -320,13 +330,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.m.streams.Add(1)
 	defer p.m.streams.Add(-1)
-	cw := &countingWriter{ResponseWriter: w, n: &p.m.bytesToClients, p: &p.m}
+	watch := p.watchStall(w, cancel)
+	defer watch.stop()
+	cw := &countingWriter{ResponseWriter: w, n: &p.m.bytesToClients, p: &p.m, watch: watch}
 	if out.Body != nil && out.Body != http.NoBody {
-		out.Body = &countingBody{ReadCloser: out.Body, n: &p.m.bytesFromClients}
+		out.Body = &countingBody{ReadCloser: out.Body, n: &p.m.bytesFromClients, watch: watch}
+		if watch != nil {
+			watch.reading.Store(true)
+		}
 	}
 	rt := &retryRoundTripper{p: p, name: name, first: t}
 	err := proxyRequest(rt, cw, out)
 	if err == nil {
+		return
+	}
+	if watch.fired() {
+		p.m.err(errStalled)
+		p.log().Warn("proxy: request stalled; ended", "origin", name, "method", r.Method, "path", path, "after", p.stallTimeout())
+		http.Error(w, "gateway timeout: origin "+name+" made no progress", http.StatusGatewayTimeout)
 		return
 	}
 	if r.Context().Err() != nil {
@@ -338,12 +359,105 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "bad gateway: origin "+name+": "+err.Error(), http.StatusBadGateway)
 }
 
-// proxyRequest runs httpadapter.ProxyRequest, counting an aborted response.
+func (p *Proxy) stallTimeout() time.Duration {
+	if p.StallTimeout == 0 {
+		return DefaultStallTimeout
+	}
+	return p.StallTimeout
+}
+
+// errStalledRequest is the cause of a request context ended by the stall
+// watch.
+var errStalledRequest = errors.New("proxy: no progress within the stall timeout")
+
+// stallWatch ends a request whose bodies stop moving. Progress is one
+// atomic store; the timer, armed once, checks it when it fires and arms
+// itself again for what is left.
+type stallWatch struct {
+	d      time.Duration
+	last   atomic.Int64 // unix nanoseconds of the last progress
+	timer  *time.Timer
+	done   atomic.Bool // fired
+	w      http.ResponseWriter
+	cancel context.CancelCauseFunc
+
+	writing atomic.Bool // a write to the client has begun
+	reading atomic.Bool // the request body is being read and has not ended
+
+	mu      sync.Mutex // orders check's use of w before stop's return
+	stopped bool
+}
+
+func (p *Proxy) watchStall(w http.ResponseWriter, cancel context.CancelCauseFunc) *stallWatch {
+	d := p.stallTimeout()
+	if d < 0 {
+		return nil
+	}
+	s := &stallWatch{d: d, w: w, cancel: cancel}
+	s.last.Store(time.Now().UnixNano())
+	s.timer = time.AfterFunc(d, s.check)
+	return s
+}
+
+func (s *stallWatch) check() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	idle := time.Duration(time.Now().UnixNano() - s.last.Load())
+	if idle < s.d {
+		s.timer.Reset(s.d - idle)
+		return
+	}
+	s.done.Store(true)
+	s.cancel(errStalledRequest)
+	// Unblock a write to (or read from) a client that stopped taking
+	// (or sending) bytes; errors mean the writer cannot, and it is then
+	// cut by the cancelled stream alone.
+	rc := http.NewResponseController(s.w)
+	now := time.Now()
+	if s.writing.Load() {
+		_ = rc.SetWriteDeadline(now)
+	}
+	if s.reading.Load() {
+		_ = rc.SetReadDeadline(now)
+	}
+}
+
+// progress records that a body moved.
+func (s *stallWatch) progress() {
+	if s != nil {
+		s.last.Store(time.Now().UnixNano())
+	}
+}
+
+func (s *stallWatch) fired() bool { return s != nil && s.done.Load() }
+
+// stop disarms the watch; once it returns, w is not used any more.
+func (s *stallWatch) stop() {
+	if s != nil {
+		s.mu.Lock()
+		s.stopped = true
+		s.timer.Stop()
+		s.mu.Unlock()
+	}
+}
+
+// proxyRequest runs httpadapter.ProxyRequest, counting an aborted
+// response: as the client's doing when its request context ended first,
+// else as the tunnel's.
 func proxyRequest(rt http.RoundTripper, w *countingWriter, r *http.Request) error {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
-				w.p.err(errAborted)
+				if w.watch.fired() {
+					w.p.err(errStalled)
+				} else if r.Context().Err() != nil || w.writeFailed {
+					w.p.err(errClientGone)
+				} else {
+					w.p.err(errAborted)
+				}
 			}
 			panic(v)
 		}
@@ -458,6 +572,12 @@ func (p *Proxy) WaitConnected(ctx context.Context, name string, fresh bool) erro
 		return nil
 	}
 	for {
+		p.mu.Lock()
+		closed := p.closed
+		p.mu.Unlock()
+		if closed {
+			return ErrProxyClosed
+		}
 		select {
 		case <-changed:
 		case <-ctx.Done():
@@ -467,12 +587,6 @@ func (p *Proxy) WaitConnected(ctx context.Context, name string, fresh bool) erro
 		t, changed = p.current(name)
 		if t != nil && t != t0 {
 			return nil
-		}
-		p.mu.Lock()
-		closed := p.closed
-		p.mu.Unlock()
-		if closed {
-			return ErrProxyClosed
 		}
 	}
 }
@@ -496,6 +610,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.init()
 	p.mu.Lock()
 	p.closed = true
+	p.notifyLocked()
 	var all []*tunnel
 	for _, t := range p.tunnels {
 		all = append(all, t)
@@ -526,6 +641,7 @@ func (p *Proxy) Close() error {
 	p.init()
 	p.mu.Lock()
 	p.closed = true
+	p.notifyLocked()
 	var all []*tunnel
 	for _, t := range p.tunnels {
 		all = append(all, t)
@@ -545,13 +661,22 @@ func (p *Proxy) Close() error {
 // the ResponseWriter's optional interfaces reachable through Unwrap.
 type countingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
-	p *metrics
+	n           *atomic.Int64
+	p           *metrics
+	writeFailed bool // a write to the client failed: it went away
+	watch       *stallWatch
 }
 
 func (w *countingWriter) Write(b []byte) (int, error) {
+	if w.watch != nil {
+		w.watch.writing.Store(true)
+	}
 	n, err := w.ResponseWriter.Write(b)
 	w.n.Add(int64(n))
+	w.watch.progress()
+	if err != nil {
+		w.writeFailed = true
+	}
 	return n, err
 }
 
@@ -567,11 +692,18 @@ func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter 
 
 type countingBody struct {
 	io.ReadCloser
-	n *atomic.Int64
+	n     *atomic.Int64
+	watch *stallWatch
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
+	if n > 0 {
+		b.watch.progress()
+	}
+	if err != nil && b.watch != nil {
+		b.watch.reading.Store(false)
+	}
 	return n, err
 }
