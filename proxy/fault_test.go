@@ -212,6 +212,12 @@ func TestFaultOriginKilledMidBody(t *testing.T) {
 				t.Fatalf("after %d of %d bytes: %v", got, total, err)
 			}
 			t.Logf("the body failed after %d of %d bytes: %v", got, total, err)
+			// The proxy counts it as a failure of the tunnel, not of the
+			// client.
+			waitFor(t, "the proxy's stream to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
+			if errs := e.p.Stats().Errors; errs["response_aborted"] != 1 || errs["client_gone"] != 0 {
+				t.Errorf("errors %v, want response_aborted 1 and client_gone 0", errs)
+			}
 
 			e.waitNewTunnel("home", before)
 			if code, body := getString(t, c, base+"small"); code != 200 || body != "small from home" {
@@ -986,5 +992,8 @@ func TestFaultShutdownDrains(t *testing.T) {
 	}
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := e.p.WaitConnected(waitCtx(t), "home", false); !errors.Is(err, ErrProxyClosed) {
+		t.Errorf("WaitConnected after Shutdown: %v, want ErrProxyClosed", err)
 	}
 }
