@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/tls"
 	"encoding/pem"
 	"fmt"
@@ -559,5 +560,58 @@ func TestE2EMethodsAndResponseTrailers(t *testing.T) {
 				t.Errorf("%s %s: trailer X-Body-Sha256 %q, want %q", name, m, got, sha256Hex(payload))
 			}
 		}
+	}
+}
+
+// TestE2EHeadersPassThrough checks multi-valued headers both ways, the
+// removal of hop-by-hop headers, and an origin's gzip body passed on
+// untouched.
+func TestE2EHeadersPassThrough(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte("a page that compresses well "), 4000))
+	zw.Close()
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	e.connect("home", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Add("Set-Cookie", "a=1; Path=/")
+		h.Add("Set-Cookie", "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT")
+		h.Add("Set-Cookie", "c=3")
+		h.Add("X-Multi", "x")
+		h.Add("X-Multi", "y, z")
+		h.Set("X-Saw-Cookie", strings.Join(r.Header.Values("Cookie"), "|"))
+		h.Set("X-Saw-Hop", r.Header.Get("Connection")+r.Header.Get("Upgrade")+r.Header.Get("Te")+r.Header.Get("X-Hop"))
+		h.Set("X-Saw-Accept-Encoding", r.Header.Get("Accept-Encoding"))
+		if r.URL.Path == "/gz" {
+			h.Set("Content-Encoding", "gzip")
+			h.Set("Content-Type", "text/plain")
+			w.Write(gz.Bytes())
+		}
+	}))
+	c := e.httpClient()
+	resp, _ := do(t, c, newRequest(t, "GET", e.FrontURL+"/o/home/", nil,
+		"Cookie", "k=v", "Cookie", "k2=v2", "Connection", "Upgrade, X-Hop", "Upgrade", "websocket", "Te", "trailers", "X-Hop", "1"))
+	if got, want := resp.Header.Values("Set-Cookie"), []string{"a=1; Path=/", "b=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT", "c=3"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Set-Cookie %q, want %q", got, want)
+	}
+	if got := resp.Header.Values("X-Multi"); strings.Join(got, "|") != "x|y, z" {
+		t.Errorf("X-Multi %q, want [x \"y, z\"]", got)
+	}
+	if got := resp.Header.Get("X-Saw-Cookie"); got != "k=v|k2=v2" && got != "k=v; k2=v2" {
+		t.Errorf("the origin saw Cookie %q", got)
+	}
+	if got := resp.Header.Get("X-Saw-Hop"); got != "" {
+		t.Errorf("the origin saw hop-by-hop headers: %q", got)
+	}
+	if got := resp.Header.Get("X-Saw-Accept-Encoding"); got != "" {
+		t.Errorf("the proxy asked the origin for Accept-Encoding %q on its own", got)
+	}
+	resp, body := do(t, c, newRequest(t, "GET", e.FrontURL+"/o/home/gz", nil, "Accept-Encoding", "gzip"))
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.ContentLength != int64(gz.Len()) || !bytes.Equal(body, gz.Bytes()) {
+		t.Fatalf("gzip: Content-Encoding %q, Content-Length %d, %d bytes; want the origin's %d gzip bytes untouched",
+			resp.Header.Get("Content-Encoding"), resp.ContentLength, len(body), gz.Len())
+	}
+	if got := resp.Header.Get("X-Saw-Accept-Encoding"); got != "gzip" {
+		t.Errorf("the origin saw Accept-Encoding %q, want gzip", got)
 	}
 }

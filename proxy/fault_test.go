@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -995,5 +996,52 @@ func TestFaultShutdownDrains(t *testing.T) {
 	}
 	if err := e.p.WaitConnected(waitCtx(t), "home", false); !errors.Is(err, ErrProxyClosed) {
 		t.Errorf("WaitConnected after Shutdown: %v, want ErrProxyClosed", err)
+	}
+}
+
+// TestFaultPinnedCertificate connects an origin that trusts the proxy by
+// the pin of its certificate, and refuses a proxy whose certificate does not
+// match: that origin keeps dialing and never gets a tunnel.
+func TestFaultPinnedCertificate(t *testing.T) {
+	e := newEnv(t, &Proxy{Route: RoutePath})
+	leaf, err := x509.ParseCertificate(e.cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned, err := PinnedTLSConfig(Fingerprint(leaf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.connectWith("home", patternHandler("home", nil), func(c *Connector) { c.TLSConfig = pinned })
+	if code, body := getString(t, e.httpClient(), e.FrontURL+"/o/home/who"); code != 200 || body != "home" {
+		t.Fatalf("through the pinned tunnel: %d %q", code, body)
+	}
+
+	if err := e.p.Registry.Add("work", token("work")); err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Repeat("ab", 32) // some other certificate's pin
+	wrong, err := PinnedTLSConfig(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	o := e.startOriginWith("work", token("work"), patternHandler("work", nil), func(c *Connector) {
+		c.TLSConfig = wrong
+		c.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}
+	})
+	waitFor(t, "the origin with the wrong pin to try a few times", func() bool { return dials.Load() >= 3 })
+	if o.c.Connects() != 0 || e.p.Connected("work") {
+		t.Fatalf("an origin with the wrong pin got a tunnel (%d handshakes)", o.c.Connects())
+	}
+	if err := o.stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run = %v, want context.Canceled (a wrong pin is retried, not ErrUnauthorized)", err)
+	}
+	if _, err := PinnedTLSConfig("not hex"); err == nil {
+		t.Error("PinnedTLSConfig accepted a pin that is not hex")
 	}
 }
