@@ -251,9 +251,13 @@ func ProxyPath(v ProxyVariant) HTTPTransport {
 	if s := v.String(); s != "" {
 		name += " " + s
 	}
+	over := "TLS"
+	if v.Plain {
+		over = "plain TCP"
+	}
 	return HTTPTransport{
 		Name: name,
-		Desc: "the client to P's front end over HTTP/1.1, then through a SPDY/3.1 tunnel over TLS to the origin",
+		Desc: "the client to P's front end over HTTP/1.1, then through a SPDY/3.1 tunnel over " + over + " to the origin",
 		New:  newProxyPair(v),
 	}
 }
