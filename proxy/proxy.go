@@ -320,6 +320,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
 	out := r.Clone(ctx)
+	// Clone copies r.Trailer, whose values the body fills only at its
+	// end: share r's map so that they reach the origin.
+	out.Trailer = r.Trailer
 	out.URL.Path, out.URL.RawPath = path, rawPath
 	out.URL.Scheme = "https"
 	if r.TLS == nil {
