@@ -224,7 +224,10 @@ func (v ProxyVariant) tunnelScheme() string {
 // experiment ProxyVariant.NoFlush).
 type noFlushWriter struct{ http.ResponseWriter }
 
-func (noFlushWriter) Flush()            {}
+// Flush does nothing.
+func (noFlushWriter) Flush() {}
+
+// FlushError does nothing and reports success.
 func (noFlushWriter) FlushError() error { return nil }
 
 // ProxyPaths returns the three paths the proxy workloads compare: direct,
@@ -358,6 +361,7 @@ func newReverseProxy(target *url.URL, idle int, flush time.Duration) *httputil.R
 // bufferPool is an httputil.BufferPool of 32 KiB buffers.
 type bufferPool struct{ p sync.Pool }
 
+// Get returns a buffer of the pool, or a new one.
 func (b *bufferPool) Get() []byte {
 	if v, ok := b.p.Get().(*[]byte); ok {
 		return *v
@@ -365,6 +369,7 @@ func (b *bufferPool) Get() []byte {
 	return make([]byte, 32<<10)
 }
 
+// Put returns buf to the pool.
 func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // revProxyFront is an httputil.ReverseProxy front end.
