@@ -2,6 +2,7 @@ package npn
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 )
@@ -52,6 +53,15 @@ func (c *bufConn) Read(p []byte) (int, error) {
 	}
 	c.mu.Unlock()
 	return c.Conn.Read(p)
+}
+
+// CloseWrite shuts the writing side of the underlying connection, when it
+// has one to shut (TCP, TLS).
+func (c *bufConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
 }
 
 // NetConn returns the underlying connection.

@@ -120,6 +120,8 @@ type loopState struct {
 	writeBroken    bool
 	writerBusy     bool
 	connClosed     bool
+	halfClosed     bool // our side of the connection is shut; reading until the peer's end
+	graceful       bool // the session ends without error: Close, a drain, the peer's GOAWAY
 	readerDone     bool
 	writerExited   bool
 	closeTimer     *time.Timer
@@ -275,9 +277,11 @@ func (s *Session) received(ev inEvent, ok bool) {
 func (s *Session) finishClose() bool {
 	l := &s.l
 	if !l.writerBusy && ((l.nCtrl == 0 && len(l.pending) == 0) || l.writeBroken) {
-		s.closeConn()
+		if l.readerDone || l.writeBroken || !s.shutWrite() {
+			s.closeConn()
+		}
 	}
-	if l.connClosed && !l.writerBusy && s.writeCh != nil {
+	if (l.connClosed || l.halfClosed) && !l.writerBusy && s.writeCh != nil {
 		close(s.writeCh)
 		s.writeCh = nil
 	}
@@ -304,6 +308,29 @@ func (s *Session) finishClose() bool {
 	s.notified = nil
 	s.notifyMu.Unlock()
 	close(s.done)
+	return true
+}
+
+// shutWrite ends our side of the connection once everything is written,
+// when the session ends gracefully and the connection can (TCP, TLS and
+// the wrappers of npn), and reports whether our side is shut. The connection is then closed when the peer
+// ends its side (the reader reaches EOF) or when the close timer fires.
+// Closing a TCP socket that still has unread bytes sends a reset, which
+// makes the peer's kernel drop what it has not read yet: the last DATA
+// frames and the GOAWAY. Reading on until the peer closes avoids that.
+func (s *Session) shutWrite() bool {
+	l := &s.l
+	if l.halfClosed {
+		return true
+	}
+	if l.connClosed || !l.graceful {
+		return false
+	}
+	cw, ok := s.conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return false
+	}
+	l.halfClosed = true
 	return true
 }
 
@@ -396,6 +423,7 @@ func (s *Session) closeWith(err error, goAway bool, status framing.GoAwayStatus)
 	if l.goawayRecv && errors.As(err, &te) && te.Op == "read" {
 		err = l.peerGoAway // the peer said it was going away, then closed
 	}
+	l.graceful = err == ErrClosed || (l.peerGoAway != nil && err == error(l.peerGoAway))
 	s.setErr(err)
 	if s.log != nil && err != ErrClosed {
 		s.log.Debug("session ending", "err", err)

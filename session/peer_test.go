@@ -81,8 +81,15 @@ func scripted(t testing.TB, role Role, cfg *Config) (*Session, *peer, *framing.S
 	}
 	p := newPeer(t, c2, s.Version(), role)
 	t.Cleanup(func() {
-		s.Close()
+		// The peer goes away as the session closes, so that the session's
+		// wait for the peer's end of the connection is short.
+		closed := make(chan struct{})
+		go func() {
+			s.Close()
+			close(closed)
+		}()
 		c2.Close()
+		<-closed
 	})
 	g := p.expect(framing.FrameSettings)
 	set := g.Frame.(*framing.SettingsFrame)
