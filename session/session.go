@@ -377,9 +377,12 @@ func (s *Session) Shutdown(ctx context.Context) error {
 }
 
 // Close ends the session: it sends GOAWAY (OK) unless one was sent, writes
-// it and the frames queued before it for at most a second, closes the
-// connection, fails every stream and pending call, and waits for the
-// session's goroutines to exit.
+// it and the frames queued before it, shuts the writing side of the
+// connection when it has one (TCP, TLS) and reads on until the peer closes
+// its side, all for at most a second, then closes the connection, fails
+// every stream and pending call, and waits for the session's goroutines to
+// exit. (Closing a TCP connection with unread bytes would reset it and
+// make the peer lose the frames it had not read yet.)
 func (s *Session) Close() error {
 	// If the session already ended, runOnLoop fails and there is only the
 	// end to wait for.
