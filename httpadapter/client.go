@@ -237,8 +237,12 @@ func ProxyRequest(rt http.RoundTripper, w http.ResponseWriter, r *http.Request) 
 	}
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
-	if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		panic(http.ErrAbortHandler)
+	// The headers go out at once unless the body is already there to go
+	// with them.
+	if r, ok := resp.Body.(readyReader); !ok || !r.ready() {
+		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			panic(http.ErrAbortHandler)
+		}
 	}
 	if err := copyFlushing(w, rc, resp.Body); err != nil {
 		panic(http.ErrAbortHandler)
@@ -253,20 +257,32 @@ func ProxyRequest(rt http.RoundTripper, w http.ResponseWriter, r *http.Request) 
 	return nil
 }
 
-// copyFlushing copies body to w, flushing whenever a read returned less
-// than a full buffer (the upstream paused). Errors of reading and of
-// writing are both returned.
+// readyReader is a body that can tell whether a Read would block: the
+// responses of this package's client side.
+type readyReader interface{ ready() bool }
+
+// copyFlushing copies body to w, flushing whenever the upstream paused:
+// when the next read would block (for bodies that can tell), else when a
+// read returned less than a full buffer. Errors of reading and of writing
+// are both returned.
 func copyFlushing(w io.Writer, rc *http.ResponseController, body io.Reader) error {
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp
+	rr, canTell := body.(readyReader)
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
 			}
-			if n < len(buf) {
+			if canTell && rerr == nil {
+				if !rr.ready() {
+					if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+						return err
+					}
+				}
+			} else if n < len(buf) && rerr == nil {
 				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 					return err
 				}

@@ -500,6 +500,17 @@ func (b *responseBody) Read(p []byte) (int, error) {
 	return n, b.err
 }
 
+// ready reports whether a Read would return at once.
+func (b *responseBody) ready() bool {
+	b.mu.Lock()
+	if b.err != nil || len(b.prefix) > 0 {
+		b.mu.Unlock()
+		return true
+	}
+	b.mu.Unlock()
+	return b.cs.st.Ready()
+}
+
 // Close ends the body. Before its end, it resets the stream with CANCEL so
 // that the server stops sending.
 func (b *responseBody) Close() error {

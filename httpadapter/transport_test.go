@@ -1567,3 +1567,46 @@ func BenchmarkTransportGet(b *testing.B) {
 		}
 	})
 }
+
+// ProxyRequest sends what the upstream wrote as soon as the upstream
+// pauses: the headers, then each part, each before the upstream goes on.
+func TestProxyRequestFlushesWhenUpstreamPauses(t *testing.T) {
+	step := make(chan struct{})
+	backend := ctStart(t, ctModes[2], http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Stage", "headers")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-step // the client saw the headers
+		io.WriteString(w, "first;")
+		w.(http.Flusher).Flush()
+		<-step // the client read the first part
+		io.WriteString(w, "second")
+	}))
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.Scheme, r.URL.Host = "http", backend.addr
+		if err := ProxyRequest(backend.tr, w, r); err != nil {
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		}
+	}))
+	defer front.Close()
+	client := front.Client()
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(front.URL + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.Header.Get("X-Stage") != "headers" {
+		t.Fatalf("headers %v", resp.Header)
+	}
+	step <- struct{}{}
+	buf := make([]byte, len("first;"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first;" {
+		t.Fatalf("first part %q, %v", buf, err)
+	}
+	step <- struct{}{}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "second" {
+		t.Fatalf("rest %q, %v", rest, err)
+	}
+}

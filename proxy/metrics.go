@@ -22,6 +22,7 @@ const (
 	errAborted                      // front end: tunnel failed during the response body
 	errClientGone                   // front end: the client went away first
 	errStalled                      // front end: no body progress within StallTimeout
+	errOriginBusy                   // front end: the origin's stream limit is reached (503)
 	errAuth                         // tunnel: unknown name or wrong token (401)
 	errRateLimited                  // tunnel: source over its failure budget (429)
 	errHandshake                    // tunnel: malformed handshake, no TLS, or upgrade failed
@@ -35,6 +36,7 @@ var errKindNames = [numErrKinds]string{
 	errAborted:       "response_aborted",
 	errClientGone:    "client_gone",
 	errStalled:       "stalled",
+	errOriginBusy:    "origin_busy",
 	errAuth:          "auth_failed",
 	errRateLimited:   "rate_limited",
 	errHandshake:     "handshake_failed",
@@ -63,7 +65,8 @@ type Stats struct {
 	BytesFromClients  int64  // request body bytes read from clients
 	TunnelsAccepted   uint64 // successful tunnel handshakes
 	// Errors counts failures by kind: unknown_origin, origin_not_connected,
-	// bad_gateway, response_aborted, client_gone, stalled, auth_failed,
+	// bad_gateway, response_aborted, client_gone, stalled, origin_busy,
+	// auth_failed,
 	// rate_limited, handshake_failed.
 	Errors  map[string]uint64
 	Tunnels []TunnelStats // connected tunnels, by origin name

@@ -109,7 +109,8 @@ type Proxy struct {
 	// Session configures the tunnel sessions, in which the proxy is the
 	// SPDY client. Version is always SPDY/3.1. nil means the defaults of
 	// session.Config, except that a zero MaxWindowSize is
-	// DefaultTunnelMaxWindow.
+	// DefaultTunnelMaxWindow, and OpenFailsAtLimit is always set: a request
+	// beyond the origin's MAX_CONCURRENT_STREAMS is answered 503 at once.
 	Session *session.Config
 	// PingInterval is the time between the pings that measure a tunnel's
 	// round trip and prove it alive; default DefaultPingInterval, negative
@@ -190,6 +191,7 @@ func (p *Proxy) init() {
 			cfg = *p.Session
 		}
 		cfg.Version = session.V31
+		cfg.OpenFailsAtLimit = true // a busy origin is answered 503, not waited for
 		if cfg.MaxWindowSize == 0 && cfg.InitialWindowSize <= DefaultTunnelMaxWindow {
 			cfg.MaxWindowSize = DefaultTunnelMaxWindow
 		}
@@ -355,6 +357,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Context().Err() != nil {
 		p.m.err(errClientGone)
+		return
+	}
+	if errors.Is(err, session.ErrStreamLimit) {
+		p.m.err(errOriginBusy)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "origin "+name+" is busy: too many requests at once", http.StatusServiceUnavailable)
 		return
 	}
 	p.m.err(errBadGateway)

@@ -322,6 +322,16 @@ func (s *Stream) Read(p []byte) (int, error) {
 	}
 }
 
+// Ready reports whether a Read would return at once: data is buffered, or
+// reading has ended (the peer's FIN, a reset, the end of the session, or
+// Close). A copy loop can use it to flush what it wrote only when the peer
+// has paused.
+func (s *Stream) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.recvLen > 0 || s.recvFin || s.recvErr != nil || s.rdl.expired()
+}
+
 // readLocked copies buffered data into p, releasing drained chunks.
 func (s *Stream) readLocked(p []byte) int {
 	n := 0
