@@ -13,5 +13,7 @@
 // The HTTP workloads (HTTPReqResp, HTTPBulk, HTTPIdle) run one handler
 // behind net/http's HTTP/1.1 and HTTP/2 cleartext and behind this module's
 // httpadapter over SPDY, driven by an http.Client (see HTTPTransports);
-// the command cmd/httpbench runs them.
+// the command cmd/httpbench runs them. The proxy workloads (proxy.go) put
+// the reverse-connection proxy of package proxy against direct HTTP/1.1
+// and httputil.ReverseProxy; the command cmd/proxybench runs them.
 package bench
