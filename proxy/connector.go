@@ -69,6 +69,9 @@ type Connector struct {
 	// Logger receives the connector's records (tunnel up and down,
 	// failures) and the HTTP server's; nil means none.
 	Logger *slog.Logger
+	// WriteBufferSize is the buffer between a handler's writes and its
+	// stream (httpadapter.Server.WriteBufferSize); 0 means its default.
+	WriteBufferSize int
 	// OnConnect, if set, is called after each successful handshake.
 	OnConnect func()
 
@@ -154,7 +157,7 @@ func (c *Connector) Run(ctx context.Context) error {
 	if cfg.Logger == nil {
 		cfg.Logger = c.Logger
 	}
-	srv := &httpadapter.Server{Handler: c.Handler, Session: &cfg, Logger: c.Logger}
+	srv := &httpadapter.Server{Handler: c.Handler, Session: &cfg, Logger: c.Logger, WriteBufferSize: c.WriteBufferSize}
 
 	failures := 0
 	for {
