@@ -619,17 +619,7 @@ func (p *Proxy) Disconnect(name string) {
 // arrives meanwhile.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.init()
-	p.mu.Lock()
-	p.closed = true
-	p.notifyLocked()
-	var all []*tunnel
-	for _, t := range p.tunnels {
-		all = append(all, t)
-	}
-	for t := range p.old {
-		all = append(all, t)
-	}
-	p.mu.Unlock()
+	all := p.closeRegistry()
 	var wg sync.WaitGroup
 	errs := make([]error, len(all))
 	for i, t := range all {
@@ -647,20 +637,27 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Close closes every tunnel at once and stops taking new ones.
-func (p *Proxy) Close() error {
-	p.init()
+// closeRegistry marks the proxy closed, wakes the waiters, and returns
+// every tunnel, current and draining.
+func (p *Proxy) closeRegistry() []*tunnel {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.closed = true
 	p.notifyLocked()
-	var all []*tunnel
+	all := make([]*tunnel, 0, len(p.tunnels)+len(p.old))
 	for _, t := range p.tunnels {
 		all = append(all, t)
 	}
 	for t := range p.old {
 		all = append(all, t)
 	}
-	p.mu.Unlock()
+	return all
+}
+
+// Close closes every tunnel at once and stops taking new ones.
+func (p *Proxy) Close() error {
+	p.init()
+	all := p.closeRegistry()
 	for _, t := range all {
 		t.cc.Close()
 	}
