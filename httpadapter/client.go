@@ -265,11 +265,34 @@ type readyReader interface{ ready() bool }
 // when the next read would block (for bodies that can tell), else when a
 // read returned less than a full buffer. Errors of reading and of writing
 // are both returned.
+//
+// A body that has nothing yet is first read into a small buffer, so that a
+// response waiting for its upstream does not hold a full copy buffer.
 func copyFlushing(w io.Writer, rc *http.ResponseController, body io.Reader) error {
+	rr, canTell := body.(readyReader)
+	if canTell && !rr.ready() {
+		var first [512]byte
+		n, rerr := body.Read(first[:])
+		if n > 0 {
+			if _, err := w.Write(first[:n]); err != nil {
+				return err
+			}
+			if rerr == nil && !rr.ready() {
+				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+					return err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp
-	rr, canTell := body.(readyReader)
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
