@@ -331,7 +331,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.URL.Scheme = "http"
 	}
 	out.URL.Host = r.Host
-	p.setForwarded(out, r)
+	p.setForwarded(out, r, name)
 
 	p.m.streams.Add(1)
 	defer p.m.streams.Add(-1)
@@ -511,8 +511,9 @@ func unprocessed(err error) bool {
 var forwardedHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"}
 
 // setForwarded adds Forwarded (RFC 7239) and X-Forwarded-For, -Host and
-// -Proto to out, which r is the original of.
-func (p *Proxy) setForwarded(out, r *http.Request) {
+// -Proto (and -Prefix for path routing) to out, which r, routed to the
+// origin name, is the original of.
+func (p *Proxy) setForwarded(out, r *http.Request, name string) {
 	if !p.TrustForwarded {
 		for _, h := range forwardedHeaders {
 			out.Header.Del(h)
@@ -546,13 +547,8 @@ func (p *Proxy) setForwarded(out, r *http.Request) {
 		out.Header.Set("X-Forwarded-Proto", proto)
 	}
 	if p.Route == RoutePath {
-		out.Header.Set("X-Forwarded-Prefix", p.pathPrefix()+p.routeName(r))
+		out.Header.Set("X-Forwarded-Prefix", p.pathPrefix()+name)
 	}
-}
-
-func (p *Proxy) routeName(r *http.Request) string {
-	name, _, _, _ := p.route(r)
-	return name
 }
 
 // quoteForwarded returns v as a Forwarded token, quoted when it is not one.

@@ -68,7 +68,7 @@ func TestForwardedHeaders(t *testing.T) {
 
 	p := &Proxy{Route: RouteHost}
 	out := in.Clone(in.Context())
-	p.setForwarded(out, in)
+	p.setForwarded(out, in, "home")
 	if got, want := out.Header.Get("Forwarded"), `for="[2001:db8::1]";host=home.example.net;proto=http`; got != want {
 		t.Errorf("Forwarded = %q, want %q", got, want)
 	}
@@ -81,7 +81,7 @@ func TestForwardedHeaders(t *testing.T) {
 
 	p.TrustForwarded = true
 	out = in.Clone(in.Context())
-	p.setForwarded(out, in)
+	p.setForwarded(out, in, "home")
 	if got := out.Header.Get("X-Forwarded-For"); got != "10.0.0.1, 2001:db8::1" {
 		t.Errorf("trusted X-Forwarded-For = %q", got)
 	}
@@ -92,7 +92,7 @@ func TestForwardedHeaders(t *testing.T) {
 	pp := &Proxy{Route: RoutePath}
 	in2 := httptest.NewRequest(http.MethodGet, "/o/home/x", nil)
 	out = in2.Clone(in2.Context())
-	pp.setForwarded(out, in2)
+	pp.setForwarded(out, in2, "home")
 	if got := out.Header.Get("X-Forwarded-Prefix"); got != "/o/home" {
 		t.Errorf("X-Forwarded-Prefix = %q", got)
 	}
