@@ -171,14 +171,35 @@ func (s *Server) serveSession(sess *session.Session, o *ServeConnOpts) error {
 	}
 	ctx = context.WithValue(ctx, http.LocalAddrContextKey, sess.LocalAddr()) // once, not per request
 	sc := &serverConn{srv: s, sess: sess, tls: o.TLS, base: ctx, names: namesFor(sess.Version()), remote: sess.RemoteAddr().String()}
+	// At most MaxConcurrentStreams handlers run at once: a stream is
+	// accepted only when a handler can start. A peer that resets streams
+	// as fast as it opens them (rapid reset) frees its stream slots at
+	// once, but not the handlers; their streams wait in the session's
+	// accept queue, which is bounded the same way, and beyond it the
+	// session refuses new streams. A stream reset before its handler
+	// starts gets none.
+	slots := make(chan struct{}, max(sess.MaxConcurrentStreams(), 1))
 	for {
+		acquired := false
+		select {
+		case slots <- struct{}{}:
+			acquired = true
+		case <-sess.Done():
+		}
+		if !acquired {
+			break
+		}
 		st, err := sess.Accept(context.Background())
 		if err != nil {
+			<-slots
 			break
 		}
 		s.wg.Add(1) // the session's own count keeps the group above zero
 		go func() {
-			defer s.wg.Done()
+			defer func() {
+				<-slots
+				s.wg.Done()
+			}()
 			sc.serveStream(st)
 		}()
 	}
@@ -399,6 +420,13 @@ func (sc *serverConn) pushDisabled() bool {
 
 // serveStream runs the handler for one stream.
 func (sc *serverConn) serveStream(st *stream.Stream) {
+	select {
+	case <-st.Done():
+		// The client reset it (or the session ended) before a handler
+		// could start: there is nobody to answer.
+		return
+	default:
+	}
 	if st.AssociatedTo() != 0 {
 		st.Reset(framing.StatusRefusedStream) // a client cannot push
 		return

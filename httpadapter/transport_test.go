@@ -643,12 +643,16 @@ func TestTransportBodyCloseResetsStream(t *testing.T) {
 func TestTransportRequestBodyError(t *testing.T) {
 	ctEach(t, ctPlain, func(t *testing.T, m ctMode) {
 		seen := make(chan error, 1)
+		started := make(chan struct{})
 		e := ctStart(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
 			_, err := io.ReadAll(r.Body)
 			seen <- err
 		}))
 		errDisk := errors.New("disk on fire")
-		body := io.MultiReader(strings.NewReader("abc"), ctErrReader{errDisk})
+		// The body fails once the handler runs: a stream reset before its
+		// handler started gets no handler at all.
+		body := io.MultiReader(strings.NewReader("abc"), ctGatedErrReader{started, errDisk})
 		req, _ := http.NewRequest(http.MethodPost, e.base+"/", body)
 		resp, err := e.tr.RoundTrip(req)
 		if err == nil {
@@ -664,9 +668,16 @@ func TestTransportRequestBodyError(t *testing.T) {
 	})
 }
 
-type ctErrReader struct{ err error }
+// ctGatedErrReader fails with err once gate is closed.
+type ctGatedErrReader struct {
+	gate <-chan struct{}
+	err  error
+}
 
-func (r ctErrReader) Read([]byte) (int, error) { return 0, r.err }
+func (r ctGatedErrReader) Read([]byte) (int, error) {
+	<-r.gate
+	return 0, r.err
+}
 
 func TestTransportFullDuplex(t *testing.T) {
 	ctEach(t, ctModes, func(t *testing.T, m ctMode) {

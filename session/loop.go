@@ -715,7 +715,15 @@ func (s *Session) onSynStream(ev inEvent) {
 		s.resetStream(id, framing.StatusCancel)
 		return
 	}
-	if uint32(l.nPeer) >= s.cfg.MaxConcurrentStreams {
+	// Streams waiting in the accept queue count too, reset or not: a peer
+	// that opens and resets streams while the application does not accept
+	// them (rapid reset) must not grow the queue without bound. Every
+	// stream the peer opened is still handed to Accept, reset ones
+	// included.
+	s.acceptMu.Lock()
+	queued := len(s.acceptQ)
+	s.acceptMu.Unlock()
+	if uint32(l.nPeer) >= s.cfg.MaxConcurrentStreams || uint32(queued) >= s.cfg.MaxConcurrentStreams {
 		s.stats.refused.Add(1)
 		s.resetStream(id, framing.StatusRefusedStream)
 		return

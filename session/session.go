@@ -146,6 +146,12 @@ func (s *Session) Version() Version { return s.version }
 // Role returns the session's role.
 func (s *Session) Role() Role { return s.role }
 
+// MaxConcurrentStreams returns the number of streams the peer may have
+// open toward this side at once (Config.MaxConcurrentStreams, as sent in
+// SETTINGS). It also bounds the streams waiting to be accepted: a server
+// that runs one handler per accepted stream can bound its handlers by it.
+func (s *Session) MaxConcurrentStreams() uint32 { return s.cfg.MaxConcurrentStreams }
+
 // LocalAddr returns the local address of the connection.
 func (s *Session) LocalAddr() net.Addr { return s.conn.LocalAddr() }
 
