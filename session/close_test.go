@@ -57,3 +57,33 @@ func TestGracefulEndReadsUntilPeerEnd(t *testing.T) {
 		})
 	}
 }
+
+// A client that takes an HTTP/1.1 server for a SPDY one (prior knowledge
+// to the wrong port) gets a clear error at once, instead of a session that
+// reads the status line as the header of a DATA frame of megabytes and
+// waits for them.
+func TestPeerSpeaksHTTP(t *testing.T) {
+	c1, c2 := tcpPair(t)
+	defer c2.Close()
+	go func() {
+		// What an HTTP/1.1 server answers to bytes it cannot parse; it
+		// then keeps the connection open.
+		c2.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+	}()
+	s, err := New(c1, Client, &Config{Version: V31})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	select {
+	case <-s.Done():
+	case <-testCtx(t).Done():
+		t.Fatal("the session is still waiting for the rest of a DATA frame that is an HTTP status line")
+	}
+	if err := s.Err(); !errors.Is(err, ErrPeerSpeaksHTTP) {
+		t.Fatalf("session ended with %v, want ErrPeerSpeaksHTTP", err)
+	}
+	if _, err := s.Open(testCtx(t), nil); !errors.Is(err, ErrPeerSpeaksHTTP) {
+		t.Fatalf("Open: %v, want ErrPeerSpeaksHTTP", err)
+	}
+}

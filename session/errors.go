@@ -35,6 +35,13 @@ var (
 	// ErrControlQueueFull ends a session whose peer does not read the
 	// control frames queued for it (Config.MaxQueuedControl).
 	ErrControlQueueFull = errors.New("session: too many control frames queued for a peer that does not read")
+	// ErrPeerSpeaksHTTP ends a session whose peer's first bytes are
+	// "HTTP/": an HTTP/1.x server answered a connection that was taken to
+	// speak SPDY by prior knowledge. Without this check its status line
+	// would be read as the header of a DATA frame of megabytes, and the
+	// session would wait for bytes that never come. It comes wrapped in a
+	// *TransportError.
+	ErrPeerSpeaksHTTP = errors.New("session: the peer answered in HTTP/1.x, not SPDY")
 	// ErrPushNotAllowed is returned by Push on a client, or for an
 	// associated stream that is not an open client stream.
 	ErrPushNotAllowed = errors.New("session: push not allowed")

@@ -39,6 +39,13 @@ type inEvent struct {
 // loop. It owns the read side of the Framer and the header Decoder.
 func (s *Session) readLoop(br *bufio.Reader) {
 	defer close(s.inbound)
+	// No SPDY frame starts with "HTTP/" (a control frame starts with the
+	// bit 0x80; a DATA frame would name a stream the peer cannot have).
+	if b, err := br.Peek(len(httpPrefix)); err == nil && string(b) == httpPrefix {
+		s.lastRead.Store(int64(time.Since(s.start)))
+		s.inbound <- inEvent{err: ErrPeerSpeaksHTTP, final: true}
+		return
+	}
 	fr := s.rfr
 	for {
 		f, err := fr.ReadFrame()
@@ -75,6 +82,9 @@ func (s *Session) readLoop(br *bufio.Reader) {
 		s.inbound <- ev
 	}
 }
+
+// httpPrefix starts every HTTP/1.x response.
+const httpPrefix = "HTTP/"
 
 // toEvent turns a frame into an event, decoding its header block.
 func (s *Session) toEvent(f framing.Frame) inEvent {
