@@ -327,7 +327,14 @@ func TestRealProcesses(t *testing.T) {
 	go io.Copy(io.Discard, cout)
 
 	url := lines["front"] + "/o/media/clip.mp4"
+	// The origin prints "connected" when it has the 101; the proxy
+	// registers the tunnel right after writing it, so the first request
+	// may still find the origin not connected (503). Poll, bounded.
 	code, body := fetch(t, url)
+	for deadline := time.Now().Add(hangGuard); code == http.StatusServiceUnavailable && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		code, body = fetch(t, url)
+	}
 	if code != 200 || body != string(video) {
 		t.Fatalf("GET %s: %d, %d bytes", url, code, len(body))
 	}
