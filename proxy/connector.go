@@ -72,7 +72,10 @@ type Connector struct {
 	// WriteBufferSize is the buffer between a handler's writes and its
 	// stream (httpadapter.Server.WriteBufferSize); 0 means its default.
 	WriteBufferSize int
-	// OnConnect, if set, is called after each successful handshake.
+	// OnConnect, if set, is called after each successful handshake, once
+	// the proxy's 101 has arrived. The proxy makes the tunnel its route
+	// for the origin just after it writes the 101, so a request sent to
+	// the proxy at that very moment may still be answered 503.
 	OnConnect func()
 
 	connected atomic.Int64 // handshakes completed
