@@ -25,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spdygo/spdy/httpadapter"
+	"github.com/spdygo/spdy/internal/syncbuf"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
 )
@@ -35,23 +36,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // guard against hangs, not a measure of speed.
 const startTimeout = 60 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = syncbuf.Buffer
 
 // testRoot is a directory of files made for a test.
 type testRoot struct {

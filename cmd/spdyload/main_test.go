@@ -27,6 +27,7 @@ import (
 
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/internal/selfsigned"
+	"github.com/spdygo/spdy/internal/syncbuf"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
 )
@@ -37,23 +38,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // measures nothing.
 const waitLimit = 60 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = syncbuf.Buffer
 
 // runResult is the outcome of one run of spdyload.
 type runResult struct {

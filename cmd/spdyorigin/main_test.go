@@ -24,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/spdygo/spdy/internal/selfsigned"
+	"github.com/spdygo/spdy/internal/syncbuf"
 	"github.com/spdygo/spdy/proxy"
 )
 
@@ -233,22 +234,8 @@ func TestUsage(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = syncbuf.Buffer
 
 // TestRealProcesses builds spdyproxy and spdyorigin and runs them as
 // processes: P with an origins file and a self-signed certificate, C

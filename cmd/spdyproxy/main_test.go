@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/spdygo/spdy/internal/syncbuf"
 	"github.com/spdygo/spdy/proxy"
 )
 
@@ -25,23 +25,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // hangGuard bounds waits that would otherwise hang; it measures nothing.
 const hangGuard = 60 * time.Second
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a buffer safe for concurrent use.
+type syncBuffer = syncbuf.Buffer
 
 // running is spdyproxy started by run in this process.
 type running struct {
