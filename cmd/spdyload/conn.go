@@ -83,17 +83,9 @@ func newDialer(o *options) *dialer {
 	return d
 }
 
-// setupTimeout bounds a connection's dial and handshake.
-func (d *dialer) setupTimeout() time.Duration {
-	if d.o.timeout > 0 {
-		return d.o.timeout
-	}
-	return dialTimeout
-}
-
 // dial establishes a connection as -proto says.
 func (d *dialer) dial(ctx context.Context) (conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.setupTimeout())
+	ctx, cancel := context.WithTimeout(ctx, d.o.bound())
 	defer cancel()
 	if d.o.url.Scheme == "http" {
 		c, err := d.dialTCP(ctx)
@@ -265,7 +257,7 @@ func (h *h1Conn) dial(ctx context.Context, useTLS bool) (net.Conn, error) {
 	if c != nil {
 		return c, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.d.setupTimeout())
+	ctx, cancel := context.WithTimeout(ctx, h.d.o.bound())
 	defer cancel()
 	var err error
 	if useTLS {

@@ -81,6 +81,16 @@ func (o *options) limit() int64 {
 	return int64(o.requests)
 }
 
+// bound is -timeout, or dialTimeout when it is 0: it bounds a connection's
+// dial and handshake, and how long the requests in flight on a connection
+// being shut down may still take.
+func (o *options) bound() time.Duration {
+	if o.timeout > 0 {
+		return o.timeout
+	}
+	return dialTimeout
+}
+
 // listFlag is a repeatable string flag.
 type listFlag struct{ list *[]string }
 

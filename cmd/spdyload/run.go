@@ -108,7 +108,7 @@ func (r *runner) run() *report {
 
 	// Every request is over: close the connections, gracefully unless
 	// the run was interrupted.
-	sctx, scancel := context.WithTimeout(r.ctx, r.d.setupTimeout())
+	sctx, scancel := context.WithTimeout(r.ctx, r.o.bound())
 	defer scancel()
 	for _, s := range slots {
 		if s.cur != nil {
@@ -156,7 +156,7 @@ func (s *slot) get() conn {
 		r.retired.Add(1)
 		go func() {
 			defer r.retired.Done()
-			ctx, cancel := context.WithTimeout(r.ctx, r.requestBound())
+			ctx, cancel := context.WithTimeout(r.ctx, r.o.bound())
 			defer cancel()
 			old.shutdown(ctx)
 		}()
@@ -184,14 +184,6 @@ func (s *slot) end() {
 	s.mu.Lock()
 	s.dead = true
 	s.mu.Unlock()
-}
-
-// requestBound is how long a request may last at most.
-func (r *runner) requestBound() time.Duration {
-	if r.o.timeout > 0 {
-		return r.o.timeout
-	}
-	return dialTimeout
 }
 
 // worker makes requests on its slot's connection, one at a time.
