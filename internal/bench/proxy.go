@@ -24,9 +24,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/internal/selfsigned"
-	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/proxy"
 	"github.com/spdygo/spdy/session"
 )
@@ -80,13 +78,12 @@ type ProxyVariant struct {
 	// FrameSize is session.Config.MaxFrameSize ("frame").
 	FrameSize int32
 	// MaxStreams is session.Config.MaxConcurrentStreams ("maxstreams"):
-	// beyond the origin's (default 1000), P's requests wait for a stream.
+	// beyond the origin's (default 1000), P answers a request 503 at once
+	// (Proxy sets OpenFailsAtLimit).
 	MaxStreams int32
-	// WriteBuffer, when positive, is the httpadapter.Server
-	// WriteBufferSize on the origin's side ("wbuf"). proxy.Connector has
-	// no field for it, so the origin then dials the tunnel itself with
-	// npn.DialUpgradeConn, as Connector does, and serves it with an
-	// httpadapter.Server of that buffer size.
+	// WriteBuffer is the origin's Connector.WriteBufferSize, the
+	// httpadapter.Server buffer between a handler's writes and its stream
+	// ("wbuf").
 	WriteBuffer int32
 	// StoredHeaders sends header blocks uncompressed (HeaderCompression
 	// NoHeaderCompression) on both ends ("stored").
@@ -250,19 +247,24 @@ func LookupProxyPaths(names string) ([]HTTPTransport, error) {
 // ProxyPath returns the path through P with the tunnel settings of v. It
 // is named "proxy" for the zero variant and "proxy SPEC" otherwise.
 func ProxyPath(v ProxyVariant) HTTPTransport {
-	name := PathProxy
-	if s := v.String(); s != "" {
-		name += " " + s
-	}
 	over := "TLS"
 	if v.Plain {
 		over = "plain TCP"
 	}
 	return HTTPTransport{
-		Name: name,
+		Name: v.pathName(),
 		Desc: "the client to P's front end over HTTP/1.1, then through a SPDY/3.1 tunnel over " + over + " to the origin",
 		New:  newProxyPair(v),
 	}
+}
+
+// pathName is the name of the path through P with the settings of v:
+// "proxy" for the zero variant, "proxy SPEC" otherwise.
+func (v ProxyVariant) pathName() string {
+	if s := v.String(); s != "" {
+		return PathProxy + " " + s
+	}
+	return PathProxy
 }
 
 // proxyClient returns the client transport of every path: HTTP/1.1 with
@@ -488,28 +490,24 @@ func (f *proxyFront) close() error {
 	return errors.Join(f.front.close(), f.closeTunnel())
 }
 
-// startOrigin connects the origin serving h to P's tunnel endpoint at
-// addr, verified with tlsCfg: a proxy.Connector, or with v.WriteBuffer
-// set, an httpadapter.Server of that buffer size on a tunnel it dials
-// itself. The returned stop ends it and reports how it ended.
+// startOrigin connects a proxy.Connector serving h to P's tunnel endpoint
+// at addr, verified with tlsCfg. The returned stop ends it and reports how
+// it ended.
 func startOrigin(v ProxyVariant, addr string, tlsCfg *tls.Config, h http.Handler) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	if v.WriteBuffer == 0 {
-		c := &proxy.Connector{
-			ProxyURL:   v.tunnelScheme() + "://" + addr,
-			Name:       proxyOriginName,
-			Token:      proxyOriginToken,
-			Handler:    h,
-			TLSConfig:  tlsCfg,
-			Session:    v.session(),
-			MinBackoff: 10 * time.Millisecond,
-			MaxBackoff: 200 * time.Millisecond,
-		}
-		go func() { done <- c.Run(ctx) }()
-	} else {
-		go func() { done <- serveOneTunnel(ctx, v, addr, tlsCfg, h) }()
+	c := &proxy.Connector{
+		ProxyURL:        v.tunnelScheme() + "://" + addr,
+		Name:            proxyOriginName,
+		Token:           proxyOriginToken,
+		Handler:         h,
+		TLSConfig:       tlsCfg,
+		Session:         v.session(),
+		WriteBufferSize: int(v.WriteBuffer),
+		MinBackoff:      10 * time.Millisecond,
+		MaxBackoff:      200 * time.Millisecond,
 	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
 	return func() error {
 		cancel()
 		select {
@@ -522,41 +520,6 @@ func startOrigin(v ProxyVariant, addr string, tlsCfg *tls.Config, h http.Handler
 			return errors.New("origin did not stop")
 		}
 	}
-}
-
-// serveOneTunnel dials P's tunnel endpoint, authenticates as the
-// origin and serves h over the tunnel with an httpadapter.Server whose
-// WriteBufferSize is v.WriteBuffer, until ctx ends.
-func serveOneTunnel(ctx context.Context, v ProxyVariant, addr string, tlsCfg *tls.Config, h http.Handler) error {
-	dctx, dcancel := context.WithTimeout(ctx, proxyHangGuard)
-	conn, _, err := npn.DialUpgradeConn(dctx, v.tunnelScheme()+"://"+addr+"/", &npn.UpgradeDialOptions{
-		Protocols:       []string{proxy.TunnelProtocol},
-		Header:          http.Header{proxy.HeaderOrigin: {proxyOriginName}, "Authorization": {"Bearer " + proxyOriginToken}},
-		TLSClientConfig: tlsCfg,
-	})
-	dcancel()
-	if err != nil {
-		return fmt.Errorf("tunnel handshake: %w", err)
-	}
-	cfg := session.Config{}
-	if s := v.session(); s != nil {
-		cfg = *s
-	}
-	cfg.Version = session.V31
-	srv := &httpadapter.Server{Handler: h, Session: &cfg, WriteBufferSize: int(v.WriteBuffer)}
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeConn(conn, &httpadapter.ServeConnOpts{Version: session.V31}) }()
-	select {
-	case err := <-done:
-		if err == nil {
-			err = errors.New("closed by the proxy")
-		}
-		return fmt.Errorf("tunnel ended: %w", err)
-	case <-ctx.Done():
-	}
-	srv.Close()
-	<-done
-	return ctx.Err()
 }
 
 func newProxyPair(v ProxyVariant) func(http.Handler, HTTPOptions) (*HTTPPair, error) {
@@ -853,10 +816,7 @@ func ProxyIdle(p ProxyIdleParams) (ProxyIdleResult, error) {
 			return ProxyIdleResult{}, fmt.Errorf("front-end program: %w", err)
 		}
 	}
-	name := PathProxy
-	if s := p.Variant.String(); s != "" {
-		name += " " + s
-	}
+	name := p.Variant.pathName()
 	if p.FrontEnd == PathRevProxy {
 		name = PathRevProxy
 	}

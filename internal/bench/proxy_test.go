@@ -11,7 +11,7 @@ import (
 func init() { ProxyChild() }
 
 // testVariant exercises every way a variant changes P: session settings
-// on both ends and the origin's own tunnel server.
+// on both ends and the origin's write buffer.
 var (
 	testVariant  = ProxyVariant{Window: 256 << 10, SessionWindow: 4 << 20, FrameSize: 16 << 10, WriteBuffer: 64 << 10}
 	testSwitches = ProxyVariant{StoredHeaders: true, Plain: true, NoFlush: true}
