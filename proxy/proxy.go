@@ -151,6 +151,7 @@ type Proxy struct {
 	Logger *slog.Logger
 
 	initOnce sync.Once
+	domain   string // Domain, lower-case, without a final dot
 	limiter  *failureLimiter
 	tr       *httpadapter.Transport
 	m        metrics
@@ -186,6 +187,7 @@ func (p *Proxy) init() {
 			every = DefaultAuthFailureEvery
 		}
 		p.limiter = newFailureLimiter(burst, every)
+		p.domain = strings.ToLower(strings.TrimSuffix(p.Domain, "."))
 		cfg := session.Config{}
 		if p.Session != nil {
 			cfg = *p.Session
@@ -237,6 +239,7 @@ func (p *Proxy) replaceGrace() time.Duration {
 // route finds the origin of r and the path to send it, with ok false when
 // r does not name one.
 func (p *Proxy) route(r *http.Request) (name, path, rawPath string, ok bool) {
+	p.init() // p.domain
 	switch p.Route {
 	case RoutePath:
 		prefix := p.pathPrefix()
@@ -263,7 +266,7 @@ func (p *Proxy) route(r *http.Request) (name, path, rawPath string, ok bool) {
 		}
 		host = strings.TrimSuffix(strings.ToLower(host), ".")
 		label, parent, found := strings.Cut(host, ".")
-		if !found || (p.Domain != "" && parent != strings.ToLower(strings.TrimSuffix(p.Domain, "."))) {
+		if !found || (p.domain != "" && parent != p.domain) {
 			return "", "", "", false
 		}
 		return label, r.URL.Path, r.URL.RawPath, ValidName(label)
@@ -335,27 +338,29 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	p.m.streams.Add(1)
 	defer p.m.streams.Add(-1)
-	watch := p.watchStall(w, cancel)
+	ex := &exchange{}
+	watch := p.watchStall(&ex.watch, w, cancel)
 	defer watch.stop()
-	cw := &countingWriter{ResponseWriter: w, n: &p.m.bytesToClients, p: &p.m, watch: watch}
+	ex.cw = countingWriter{ResponseWriter: w, n: &p.m.bytesToClients, p: &p.m, watch: watch}
 	if out.Body != nil && out.Body != http.NoBody {
-		out.Body = &countingBody{ReadCloser: out.Body, n: &p.m.bytesFromClients, watch: watch}
+		ex.body = countingBody{ReadCloser: out.Body, n: &p.m.bytesFromClients, watch: watch}
+		out.Body = &ex.body
 		if watch != nil {
 			watch.reading.Store(true)
 		}
 	}
-	rt := &retryRoundTripper{p: p, name: name, first: t}
-	err := proxyRequest(rt, cw, out)
+	ex.rt = retryRoundTripper{p: p, name: name, first: t}
+	err := proxyRequest(&ex.rt, &ex.cw, out)
 	if err == nil {
 		return
 	}
-	if watch.fired() {
+	switch k, _ := ex.cw.clientSideEnd(r); k {
+	case errStalled:
 		p.m.err(errStalled)
 		p.log().Warn("proxy: request stalled; ended", "origin", name, "method", r.Method, "path", path, "after", p.stallTimeout())
 		http.Error(w, "gateway timeout: origin "+name+" made no progress", http.StatusGatewayTimeout)
 		return
-	}
-	if r.Context().Err() != nil {
+	case errClientGone:
 		p.m.err(errClientGone)
 		return
 	}
@@ -375,6 +380,15 @@ func (p *Proxy) stallTimeout() time.Duration {
 		return DefaultStallTimeout
 	}
 	return p.StallTimeout
+}
+
+// exchange holds what one proxied request needs beside the request, in
+// one allocation.
+type exchange struct {
+	watch stallWatch
+	cw    countingWriter
+	body  countingBody
+	rt    retryRoundTripper
 }
 
 // errStalledRequest is the cause of a request context ended by the stall
@@ -399,12 +413,13 @@ type stallWatch struct {
 	stopped bool
 }
 
-func (p *Proxy) watchStall(w http.ResponseWriter, cancel context.CancelCauseFunc) *stallWatch {
+// watchStall arms s for w, or returns nil when StallTimeout is negative.
+func (p *Proxy) watchStall(s *stallWatch, w http.ResponseWriter, cancel context.CancelCauseFunc) *stallWatch {
 	d := p.stallTimeout()
 	if d < 0 {
 		return nil
 	}
-	s := &stallWatch{d: d, w: w, cancel: cancel}
+	s.d, s.w, s.cancel = d, w, cancel
 	s.last.Store(time.Now().UnixNano())
 	s.timer = time.AfterFunc(d, s.check)
 	return s
@@ -455,17 +470,28 @@ func (s *stallWatch) stop() {
 	}
 }
 
+// clientSideEnd tells why a proxied request failed when the cause was not
+// the tunnel: errStalled (the stall watch ended it) or errClientGone (the
+// client went away: its context ended or a write to it failed); ok is
+// false otherwise.
+func (w *countingWriter) clientSideEnd(r *http.Request) (k errKind, ok bool) {
+	switch {
+	case w.watch.fired():
+		return errStalled, true
+	case r.Context().Err() != nil || w.writeFailed:
+		return errClientGone, true
+	}
+	return 0, false
+}
+
 // proxyRequest runs httpadapter.ProxyRequest, counting an aborted
-// response: as the client's doing when its request context ended first,
-// else as the tunnel's.
+// response: as the client's doing (clientSideEnd) or else as the tunnel's.
 func proxyRequest(rt http.RoundTripper, w *countingWriter, r *http.Request) error {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
-				if w.watch.fired() {
-					w.p.err(errStalled)
-				} else if r.Context().Err() != nil || w.writeFailed {
-					w.p.err(errClientGone)
+				if k, ok := w.clientSideEnd(r); ok {
+					w.p.err(k)
 				} else {
 					w.p.err(errAborted)
 				}
@@ -506,7 +532,7 @@ func unprocessed(err error) bool {
 		errors.Is(err, httpadapter.ErrClientConnUnusable)
 }
 
-// hopHeaders are removed from incoming Forwarded information unless
+// forwardedHeaders are removed from incoming requests unless
 // TrustForwarded is set.
 var forwardedHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip"}
 

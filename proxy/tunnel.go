@@ -46,7 +46,6 @@ func (p *Proxy) NewTunnelServer(tlsConfig *tls.Config) *http.Server {
 		TLSNextProto:      map[string]func(*http.Server, *tls.Conn, http.Handler){},
 		ReadHeaderTimeout: 10 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
 	}
 }
 
@@ -113,12 +112,10 @@ func (p *Proxy) serveTunnel(w http.ResponseWriter, r *http.Request) {
 	p.register(name, cc, r.RemoteAddr)
 }
 
+// retryAfter is the Retry-After of a refused source: the time one more
+// attempt takes to earn, in whole seconds.
 func (p *Proxy) retryAfter() string {
-	every := p.AuthFailureEvery
-	if every <= 0 {
-		every = DefaultAuthFailureEvery
-	}
-	secs := int(every.Round(time.Second) / time.Second)
+	secs := int(p.limiter.interval.Round(time.Second) / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
