@@ -55,6 +55,7 @@ type runner struct {
 	limit int64           // requests to make, -1 for no bound
 	taken atomic.Int64
 	body  *bodySource
+	req   *http.Request // what every request is a copy of, but for its context and body
 
 	retired sync.WaitGroup // shutdowns of connections replaced during the run
 
@@ -65,7 +66,22 @@ type runner struct {
 
 // newRunner prepares a run of o under ctx.
 func newRunner(ctx context.Context, o *options) *runner {
-	return &runner{o: o, d: newDialer(o), ctx: ctx, limit: o.limit(), body: newBodySource(o.bodySize)}
+	r := &runner{o: o, d: newDialer(o), ctx: ctx, limit: o.limit(), body: newBodySource(o.bodySize)}
+	r.req = &http.Request{
+		Method:     o.method,
+		URL:        o.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     o.header, // shared: the RoundTrippers do not modify it
+		Host:       o.host,
+		Body:       http.NoBody,
+	}
+	if r.body.size > 0 {
+		r.req.ContentLength = r.body.size
+		r.req.GetBody = func() (io.ReadCloser, error) { return r.body.reader(), nil }
+	}
+	return r
 }
 
 // take reserves the next request; false means the run is over.
@@ -272,22 +288,11 @@ func (w *worker) exchange(c conn) result {
 
 // newRequest returns the request to send under ctx.
 func (r *runner) newRequest(ctx context.Context) *http.Request {
-	req := &http.Request{
-		Method:     r.o.method,
-		URL:        r.o.url,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     r.o.header, // shared: the RoundTrippers do not modify it
-		Host:       r.o.host,
-		Body:       http.NoBody,
-	}
+	req := r.req.WithContext(ctx)
 	if r.body.size > 0 {
 		req.Body = r.body.reader()
-		req.ContentLength = r.body.size
-		req.GetBody = func() (io.ReadCloser, error) { return r.body.reader(), nil }
 	}
-	return req.WithContext(ctx)
+	return req
 }
 
 // bodySource generates the request bodies: size bytes of a repeating

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,5 +101,30 @@ func TestErrorCountsKeepTheFirst(t *testing.T) {
 	}
 	if e := a[kindDial]; e.Count != 1 || e.First != "dial" {
 		t.Errorf("dial: %+v", e)
+	}
+}
+
+// sinkRequest keeps the requests of BenchmarkNewRequest on the heap, as
+// a RoundTripper does.
+var sinkRequest *http.Request
+
+func BenchmarkNewRequest(b *testing.B) {
+	for _, args := range [][]string{{"http://127.0.0.1/"}, {"-body", "100", "http://127.0.0.1/"}} {
+		b.Run(strings.Join(args, " "), func(b *testing.B) {
+			o, err := parseArgs(args, io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := newRunner(context.Background(), o)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				req := r.newRequest(ctx)
+				sinkRequest = req
+				if _, err := io.Copy(io.Discard, req.Body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
