@@ -124,11 +124,24 @@ var (
 	}
 )
 
+// variantKeys lists the keys of variantSizes and variantSwitches as the
+// error of an unknown key names them: "win, maxwin, ... or noflush".
+func variantKeys() string {
+	var keys []string
+	for _, vs := range variantSizes {
+		keys = append(keys, vs.key)
+	}
+	for _, vs := range variantSwitches {
+		keys = append(keys, vs.key)
+	}
+	return strings.Join(keys[:len(keys)-1], ", ") + " or " + keys[len(keys)-1]
+}
+
 // ParseProxyVariant reads a variant spec: comma-separated settings, each
 // KEY=SIZE with the keys win, maxwin, swin, maxswin, frame, maxstreams
-// and wbuf and a size as ParseSize reads it, or one of the switches stored, plain and
-// noflush (see ProxyVariant), e.g. "win=1MiB,swin=16MiB,plain". The empty
-// spec is the zero variant.
+// and wbuf and a size as ParseSize reads it, or one of the switches
+// stored, plain and noflush (see ProxyVariant), e.g.
+// "win=1MiB,swin=16MiB,plain". The empty spec is the zero variant.
 func ParseProxyVariant(spec string) (ProxyVariant, error) {
 	var v ProxyVariant
 next:
@@ -161,7 +174,7 @@ next:
 				continue next
 			}
 		}
-		return ProxyVariant{}, fmt.Errorf("unknown variant setting %q (want win, maxwin, swin, maxswin, frame, maxstreams, wbuf, stored, plain or noflush)", k)
+		return ProxyVariant{}, fmt.Errorf("unknown variant setting %q (want %s)", k, variantKeys())
 	}
 	return v, nil
 }

@@ -91,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.reps, "reps", 5, "repetitions of each workload on each path (the tables show medians)")
 	fs.StringVar(&workloads, "workloads", "download,small,mem", "comma-separated workloads to run: download, small, mem")
 	fs.StringVar(&paths, "paths", "all", "comma-separated paths to run, or all")
-	fs.StringVar(&variants, "variants", "", "more rows for P with other tunnel settings: `specs` separated by ';', each comma-separated KEY=SIZE with the keys win, maxwin, swin, maxswin (stream and session windows, both ends), frame (MaxFrameSize) and wbuf (the origin's httpadapter.Server WriteBufferSize), e.g. \"win=1MiB,swin=16MiB;wbuf=64KiB\"")
+	fs.StringVar(&variants, "variants", "", "more rows for P with other tunnel settings: `specs` separated by ';', each a comma-separated list of settings: KEY=SIZE with the keys win, maxwin, swin, maxswin (stream and session windows, both ends), frame (MaxFrameSize), maxstreams (MaxConcurrentStreams, both ends, a count) and wbuf (the origin's Connector.WriteBufferSize), or the switches stored (header blocks not compressed), plain (the tunnel over plain TCP) and noflush (the front end's flushes do nothing; a mem run refuses it), e.g. \"win=1MiB,swin=16MiB;wbuf=64KiB;plain,stored\"")
 	fs.StringVar(&size, "size", "1GiB", "download: size of the one response")
 	fs.StringVar(&chunk, "chunk", "64KiB", "download: size of each handler Write and client Read")
 	fs.IntVar(&c.workers, "workers", 64, "small: concurrent clients")
