@@ -39,12 +39,13 @@
 // the run; the others carry on.
 //
 // The report, on standard output, gives the time taken, the requests
-// (total, started, done, succeeded, failed, errored, aborted), requests and
+// (total, started, done, succeeded, failed, errored, aborted, and retried:
+// sent again after the server proved them unprocessed), requests and
 // megabytes (10^6 bytes) per second of response bodies and of all bytes
-// received, the status classes, the traffic, the connections opened and
-// failed with their protocols, errors by kind (dial, tls, timeout, reset,
-// goaway, connection, protocol, other) with the first message of each, and
-// the time to the first byte (response headers) and to the last byte of the
+// received, the status classes, the traffic, the connections opened (by
+// protocol) and failed, errors by kind (dial, tls, timeout, reset, goaway,
+// connection, protocol, other) with the first message of each, and the
+// time to the first byte (response headers) and to the last byte of the
 // requests done: min, mean, p50, p90, p99 and max. -json prints the same
 // report as one JSON object.
 //
