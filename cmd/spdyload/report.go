@@ -91,16 +91,15 @@ func (c *errorCounts) merge(d errorCounts) {
 	}
 	for kind, e := range d {
 		mine := (*c)[kind]
-		switch {
-		case mine == nil:
+		if mine == nil {
 			cp := *e
 			(*c)[kind] = &cp
-		case e.seq < mine.seq:
-			mine.First, mine.seq = e.First, e.seq
-			mine.Count += e.Count
-		default:
-			mine.Count += e.Count
+			continue
 		}
+		if e.seq < mine.seq {
+			mine.First, mine.seq = e.First, e.seq
+		}
+		mine.Count += e.Count
 	}
 }
 
@@ -180,7 +179,6 @@ func (r *runner) report(s *stats, elapsed time.Duration) *report {
 		Duration:    elapsed.Seconds(),
 		Interrupted: r.ctx.Err() != nil,
 		Status:      map[string]int64{},
-		Errors:      map[string]*errorEntry{},
 		FirstByte:   summarize(s.ttfb),
 		Request:     summarize(s.ttlb),
 	}
@@ -211,11 +209,11 @@ func (r *runner) report(s *stats, elapsed time.Duration) *report {
 	}
 	r.mu.Lock()
 	rep.Connections = connectionCounts{Configured: r.o.conns, Opened: r.d.dialed.Load(), Failed: r.failed, Protocols: r.d.protocols()}
-	all := errorCounts{}
+	all := errorCounts{} // not nil: no errors is {} in JSON
 	all.merge(r.setupErr)
 	r.mu.Unlock()
 	all.merge(s.errs)
-	maps.Copy(rep.Errors, all)
+	rep.Errors = all
 	return rep
 }
 
