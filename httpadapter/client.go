@@ -270,42 +270,30 @@ type readyReader interface{ ready() bool }
 // response waiting for its upstream does not hold a full copy buffer.
 func copyFlushing(w io.Writer, rc *http.ResponseController, body io.Reader) error {
 	rr, canTell := body.(readyReader)
+	var buf []byte
+	var bp *[]byte
 	if canTell && !rr.ready() {
-		var first [512]byte
-		n, rerr := body.Read(first[:])
-		if n > 0 {
-			if _, err := w.Write(first[:n]); err != nil {
-				return err
-			}
-			if rerr == nil && !rr.ready() {
-				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-					return err
-				}
-			}
-		}
-		if rerr == io.EOF {
-			return nil
-		}
-		if rerr != nil {
-			return rerr
-		}
+		buf = make([]byte, 512) // until the first bytes come
+	} else {
+		bp = bodyBufPool.Get().(*[]byte)
+		buf = *bp
 	}
-	bp := bodyBufPool.Get().(*[]byte)
-	defer bodyBufPool.Put(bp)
-	buf := *bp
+	defer func() {
+		if bp != nil {
+			bodyBufPool.Put(bp)
+		}
+	}()
 	for {
 		n, rerr := body.Read(buf)
 		if n > 0 {
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
 			}
-			if canTell && rerr == nil {
-				if !rr.ready() {
-					if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
-						return err
-					}
-				}
-			} else if n < len(buf) && rerr == nil {
+			paused := n < len(buf) // a short read: the upstream paused
+			if canTell {
+				paused = !rr.ready()
+			}
+			if paused && rerr == nil {
 				if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 					return err
 				}
@@ -316,6 +304,10 @@ func copyFlushing(w io.Writer, rc *http.ResponseController, body io.Reader) erro
 		}
 		if rerr != nil {
 			return rerr
+		}
+		if bp == nil {
+			bp = bodyBufPool.Get().(*[]byte)
+			buf = *bp
 		}
 	}
 }
