@@ -12,15 +12,7 @@ func TestProxyRoutesByPath(t *testing.T) {
 		w.Header().Set("X-Path", r.URL.Path)
 		io.WriteString(w, "hello from home, fwd="+r.Header.Get("X-Forwarded-For"))
 	}))
-	resp, err := http.Get(e.FrontURL + "/o/home/a/b.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := do(t, e.httpClient(), newRequest(t, "GET", e.FrontURL+"/o/home/a/b.txt", nil))
 	if resp.StatusCode != 200 || resp.Header.Get("X-Path") != "/a/b.txt" || string(body) != "hello from home, fwd=127.0.0.1" {
 		t.Fatalf("got %d %q %q", resp.StatusCode, resp.Header.Get("X-Path"), body)
 	}

@@ -14,6 +14,7 @@ import (
 // connection once the tunnel's window is full): the stall timeout ends the
 // request, resets the stream and frees the origin's handler.
 func TestStallTimeoutEndsAbandonedUpload(t *testing.T) {
+	const size = 64 << 20
 	e := newEnv(t, &Proxy{Route: RoutePath, StallTimeout: 100 * time.Millisecond})
 	started := make(chan struct{})
 	handlerDone := make(chan struct{})
@@ -22,40 +23,51 @@ func TestStallTimeoutEndsAbandonedUpload(t *testing.T) {
 		<-r.Context().Done() // never reads, never answers
 		close(handlerDone)
 	}))
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	ctx, cancel := context.WithCancel(context.Background())
+	c := e.httpClient()
+	ctx, cancel := context.WithCancel(waitCtx(t))
+	defer cancel()
 	pr, pw := io.Pipe()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.FrontURL+"/o/home/sink", pr)
-	req.ContentLength = 64 << 20
+	// Closing the pipe ends the writer below, also when the test fails
+	// early.
+	defer pr.CloseWithError(io.ErrClosedPipe)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.FrontURL+"/o/home/sink", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = size
 	go func() {
 		chunk := make([]byte, 32<<10)
-		for {
+		for range size / len(chunk) {
 			if _, err := pw.Write(chunk); err != nil {
 				return
 			}
 		}
+		pw.Close()
 	}()
 	done := make(chan struct{})
 	go func() {
-		if resp, err := tr.RoundTrip(req); err == nil {
+		if resp, err := c.Do(req); err == nil {
 			resp.Body.Close()
 		}
 		close(done)
 	}()
-	<-started
+	select {
+	case <-started:
+	case <-time.After(hangGuard):
+		t.Fatal("the upload never reached the origin")
+	}
 	// Let the upload fill the stream's window, so that the proxy stops
 	// reading the client.
-	waitUntil(t, func() bool { return e.p.Stats().BytesFromClients >= 64<<10 })
+	waitFor(t, "the upload to fill the stream's window", func() bool { return e.p.Stats().BytesFromClients >= 64<<10 })
 	cancel()
-	<-done
+	<-done // bounded: the request's context is cancelled
 	pr.CloseWithError(io.ErrClosedPipe)
 	select {
 	case <-handlerDone:
 	case <-time.After(hangGuard):
 		t.Fatal("the origin's handler was never released")
 	}
-	waitUntil(t, func() bool { return e.p.Stats().StreamsOpen == 0 })
+	waitFor(t, "the proxy's streams to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
 	// Usually the stall timeout ends it; if the proxy happened to be
 	// reading the client when it left, net/http noticed by itself.
 	st := e.p.Stats()
@@ -71,30 +83,11 @@ func TestStallTimeoutAnswers504(t *testing.T) {
 	e.connect("home", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 	}))
-	tr := &http.Transport{}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Get(e.FrontURL + "/o/home/slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(string(body), "no progress") {
-		t.Fatalf("got %s %q, want 504", resp.Status, body)
+	code, body := getString(t, e.httpClient(), e.FrontURL+"/o/home/slow")
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, "no progress") {
+		t.Fatalf("got %d %q, want 504", code, body)
 	}
 	if n := e.p.Stats().Errors["stalled"]; n != 1 {
 		t.Fatalf("stalled = %d, want 1", n)
-	}
-}
-
-// waitUntil polls cond, bounded by hangGuard.
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(hangGuard)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
