@@ -1,9 +1,8 @@
 package proxy
 
 import (
-	"io"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/spdygo/spdy/session"
@@ -15,45 +14,33 @@ import (
 func TestOriginBusyAnswers503(t *testing.T) {
 	e := newEnv(t, &Proxy{Route: RoutePath})
 	release := make(chan struct{})
-	var held sync.WaitGroup
-	held.Add(2)
+	// Registered after newEnv, so it runs before the env's cleanup: a
+	// test that fails early does not leave the held handlers waiting.
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	var held atomic.Int32
 	e.connectWith("home", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			w.WriteHeader(http.StatusOK)
 			w.(http.Flusher).Flush()
-			held.Done()
-			<-release
+			held.Add(1)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		w.Write([]byte("done"))
 	}), func(c *Connector) { c.Session = &session.Config{MaxConcurrentStreams: 2} })
 	c := e.httpClient()
-	type result struct {
-		code int
-		body string
-	}
-	results := make(chan result, 2)
-	for range 2 {
-		go func() {
-			resp, err := c.Get(e.FrontURL + "/o/home/hold")
-			if err != nil {
-				results <- result{0, err.Error()}
-				return
-			}
-			b, err := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				results <- result{0, err.Error()}
-				return
-			}
-			results <- result{resp.StatusCode, string(b)}
-		}()
-	}
-	held.Wait()
-	resp, err := c.Get(e.FrontURL + "/o/home/third")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	results := []<-chan result{goGet(t, c, e.FrontURL+"/o/home/hold"), goGet(t, c, e.FrontURL+"/o/home/hold")}
+	waitFor(t, "both held requests to reach the origin", func() bool { return held.Load() == 2 })
+	resp, _ := do(t, c, newRequest(t, "GET", e.FrontURL+"/o/home/third", nil))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("third request: %s, Retry-After %q; want 503 with Retry-After", resp.Status, resp.Header.Get("Retry-After"))
 	}
@@ -61,8 +48,8 @@ func TestOriginBusyAnswers503(t *testing.T) {
 		t.Fatalf("origin_busy = %d, want 1", n)
 	}
 	close(release)
-	for range 2 {
-		if r := <-results; r.code != 200 || r.body != "done" {
+	for _, res := range results {
+		if r := <-res; r.code != 200 || r.body != "done" {
 			t.Fatalf("held request: %d %q", r.code, r.body)
 		}
 	}

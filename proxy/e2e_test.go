@@ -56,6 +56,17 @@ func want206(t *testing.T, resp *http.Response, body, file []byte, first, last i
 	}
 }
 
+// sameHeaders checks that resp has the origin's own (want's) non-empty
+// value of each of the headers.
+func sameHeaders(t *testing.T, resp, want *http.Response, headers ...string) {
+	t.Helper()
+	for _, h := range headers {
+		if got, want := resp.Header.Get(h), want.Header.Get(h); got != want || got == "" {
+			t.Errorf("%s %q, the origin says %q", h, got, want)
+		}
+	}
+}
+
 func TestE2EFileServer(t *testing.T) {
 	s := newSite(t)
 	origin := siteHandler(s)
@@ -116,11 +127,7 @@ func TestE2EFileServer(t *testing.T) {
 		if resp.StatusCode != 200 || resp.ContentLength != int64(len(movie)) || !bytes.Equal(body, movie) {
 			t.Fatalf("got %s, %d bytes (Content-Length %d), want 200 and the %d of the file", resp.Status, len(body), resp.ContentLength, len(movie))
 		}
-		for _, h := range []string{"Content-Type", "Accept-Ranges", "Last-Modified"} {
-			if got, want := resp.Header.Get(h), want.Header.Get(h); got != want || got == "" {
-				t.Errorf("%s %q, the origin says %q", h, got, want)
-			}
-		}
+		sameHeaders(t, resp, want, "Content-Type", "Accept-Ranges", "Last-Modified")
 	})
 
 	t.Run("IfModifiedSince", func(t *testing.T) {
@@ -210,11 +217,7 @@ func TestE2EFileServer(t *testing.T) {
 		if resp.ContentLength != int64(len(song)) || resp.Header.Get("Content-Length") != strconv.Itoa(len(song)) {
 			t.Errorf("Content-Length %d (header %q), want %d", resp.ContentLength, resp.Header.Get("Content-Length"), len(song))
 		}
-		for _, h := range []string{"Content-Type", "Accept-Ranges", "Last-Modified"} {
-			if got, want := resp.Header.Get(h), want.Header.Get(h); got != want || got == "" {
-				t.Errorf("%s %q, the origin says %q", h, got, want)
-			}
-		}
+		sameHeaders(t, resp, want, "Content-Type", "Accept-Ranges", "Last-Modified")
 		// And HEAD of a range.
 		resp, body = do(t, c, newRequest(t, "HEAD", base+"media/song.mp3", nil, "Range", "bytes=10-19"))
 		if resp.StatusCode != http.StatusPartialContent || len(body) != 0 || resp.Header.Get("Content-Range") != fmt.Sprintf("bytes 10-19/%d", len(song)) {
@@ -351,10 +354,9 @@ func TestE2EFrontProtocols(t *testing.T) {
 	base := front + "/o/home/"
 	movie := s.files["media/movie.mp4"]
 
-	h2 := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: e.pool}}
+	h2 := e.h2Client().Transport
 	h1 := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: e.pool, NextProtos: []string{"http/1.1"}}}
 	spdy := &httpadapter.Transport{TLSClientConfig: &tls.Config{RootCAs: e.pool}, DisableCompression: true}
-	t.Cleanup(h2.CloseIdleConnections)
 	t.Cleanup(h1.CloseIdleConnections)
 	t.Cleanup(spdy.CloseIdleConnections)
 
@@ -539,14 +541,12 @@ func TestE2EMethodsAndResponseTrailers(t *testing.T) {
 		w.(http.Flusher).Flush()
 		w.Header().Set("X-Body-Sha256", sha256Hex(b))
 	}))
-	h2 := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: e.pool}}
-	t.Cleanup(h2.CloseIdleConnections)
 	fronts := map[string]struct {
 		base string
 		c    *http.Client
 	}{
 		"HTTP1": {e.FrontURL, e.httpClient()},
-		"HTTP2": {e.startTLSFront(), &http.Client{Transport: h2}},
+		"HTTP2": {e.startTLSFront(), e.h2Client()},
 	}
 	for name, f := range fronts {
 		for _, m := range []string{"PUT", "POST", "PATCH", "DELETE", "OPTIONS"} {

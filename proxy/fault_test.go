@@ -96,13 +96,6 @@ func (e *env) waitNewTunnel(name string, before uint64) {
 	}
 }
 
-// getString GETs url with c and returns the status code and the body.
-func getString(t testing.TB, c *http.Client, url string) (int, string) {
-	t.Helper()
-	resp, body := do(t, c, newRequest(t, "GET", url, nil))
-	return resp.StatusCode, string(body)
-}
-
 // connRecorder is a Connector's DialContext that keeps the connections it
 // dialed.
 type connRecorder struct {
@@ -134,44 +127,45 @@ func (r *connRecorder) last() net.Conn {
 func TestFaultOriginKilledMidBody(t *testing.T) {
 	block := pseudoRandom(10, blockSize)
 	total := int64(blockSize * bigReps)
+	disconnect := func(e *env, _ *origin, _ *connRecorder) { e.p.Disconnect("home") }
 	for _, tc := range []struct {
 		name string
 		// path is the request's, below the origin.
 		path string
 		// h2 fetches through the TLS front end with HTTP/2.
 		h2 bool
-		// kill ends the tunnel; it returns after starting a new
-		// origin when the old one cannot come back.
-		kill func(e *env, o *origin, rec *connRecorder) *origin
+		// kill ends the tunnel, starting a new origin when the old one
+		// cannot come back.
+		kill func(e *env, o *origin, rec *connRecorder)
 		// wantUnexpectedEOF: HTTP/1.1 with a Content-Length.
 		wantUnexpectedEOF bool
 	}{
 		{
 			name: "DisconnectContentLength", path: "big", wantUnexpectedEOF: true,
-			kill: func(e *env, o *origin, _ *connRecorder) *origin { e.p.Disconnect("home"); return o },
+			kill: disconnect,
 		},
 		{
 			name: "DisconnectChunked", path: "big?chunked=1",
-			kill: func(e *env, o *origin, _ *connRecorder) *origin { e.p.Disconnect("home"); return o },
+			kill: disconnect,
 		},
 		{
 			name: "DisconnectHTTP2", path: "big", h2: true,
-			kill: func(e *env, o *origin, _ *connRecorder) *origin { e.p.Disconnect("home"); return o },
+			kill: disconnect,
 		},
 		{
 			// The origin's network connection drops (the origin host
 			// vanished); the connector dials again.
 			name: "OriginConnDropped", path: "big", wantUnexpectedEOF: true,
-			kill: func(e *env, o *origin, rec *connRecorder) *origin { rec.last().Close(); return o },
+			kill: func(_ *env, _ *origin, rec *connRecorder) { rec.last().Close() },
 		},
 		{
 			// The origin process stops; a new one starts.
 			name: "ConnectorStopped", path: "big?chunked=1",
-			kill: func(e *env, o *origin, _ *connRecorder) *origin {
+			kill: func(e *env, o *origin, _ *connRecorder) {
 				if err := o.stop(); !errors.Is(err, context.Canceled) {
 					e.t.Errorf("Run after its context was cancelled: %v", err)
 				}
-				return e.startOrigin("home", token("home"), patternHandler("home", block))
+				e.startOrigin("home", token("home"), patternHandler("home", block))
 			},
 		},
 	} {
@@ -179,13 +173,9 @@ func TestFaultOriginKilledMidBody(t *testing.T) {
 			e := newEnv(t, &Proxy{Route: RoutePath})
 			rec := &connRecorder{}
 			o := e.connectWith("home", patternHandler("home", block), func(c *Connector) { c.DialContext = rec.dial })
-			base := e.FrontURL + "/o/home/"
-			c := e.httpClient()
+			base, c := e.FrontURL+"/o/home/", e.httpClient()
 			if tc.h2 {
-				base = e.startTLSFront() + "/o/home/"
-				tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: e.pool}}
-				t.Cleanup(tr.CloseIdleConnections)
-				c = &http.Client{Transport: tr}
+				base, c = e.startTLSFront()+"/o/home/", e.h2Client()
 			}
 			resp, err := c.Do(newRequest(t, "GET", base+tc.path, nil))
 			if err != nil {
@@ -294,10 +284,10 @@ func TestFaultTwoOrigins(t *testing.T) {
 		name  string
 		block []byte
 	}{{"home", homeBlock}, {"work", workBlock}, {"home", homeBlock}, {"work", workBlock}} {
+		req := newRequest(t, "GET", e.FrontURL+"/o/"+o.name+"/big?reps=8", nil)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			req, _ := http.NewRequestWithContext(waitCtx(t), "GET", e.FrontURL+"/o/"+o.name+"/big?reps=8", nil)
 			resp, err := c.Do(req)
 			if err != nil {
 				t.Errorf("%s: %v", o.name, err)
@@ -392,23 +382,7 @@ func TestFaultOriginWait(t *testing.T) {
 	if err := e.p.Registry.Add("home", token("home")); err != nil {
 		t.Fatal(err)
 	}
-	c := e.httpClient()
-	type result struct {
-		code int
-		body string
-	}
-	res := make(chan result, 1)
-	go func() {
-		req, _ := http.NewRequestWithContext(waitCtx(t), "GET", e.FrontURL+"/o/home/who", nil)
-		resp, err := c.Do(req)
-		if err != nil {
-			res <- result{0, err.Error()}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		res <- result{resp.StatusCode, string(b)}
-	}()
+	res := goGet(t, e.httpClient(), e.FrontURL+"/o/home/who")
 	waitFor(t, "the request to reach the proxy", func() bool { return e.p.Stats().Requests == 1 })
 	e.connect("home", patternHandler("home", nil))
 	if r := <-res; r.code != 200 || r.body != "home" {
@@ -492,8 +466,8 @@ func TestFaultRateLimit(t *testing.T) {
 	}
 }
 
-// countingBodyReader yields n pseudo-random-looking bytes, counting what it
-// gave.
+// countingBodyReader yields limit bytes of a fixed pattern, counting in n
+// what it gave.
 type countingBodyReader struct {
 	n, limit atomic.Int64
 }
@@ -561,10 +535,7 @@ func TestFaultStalledOriginUpload(t *testing.T) {
 			}))
 			base, c := e.FrontURL, e.httpClient()
 			if h2 {
-				base = e.startTLSFront()
-				tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: e.pool}}
-				t.Cleanup(tr.CloseIdleConnections)
-				c = &http.Client{Transport: tr}
+				base, c = e.startTLSFront(), e.h2Client()
 			}
 			body := &countingBodyReader{}
 			body.limit.Store(attempt)
@@ -677,8 +648,8 @@ func TestFaultStalledClientDownload(t *testing.T) {
 	// full, and capped at DefaultTunnelMaxWindow); the proxy's 32 KiB
 	// copy buffer, its 4 KiB response buffer and its socket's send buffer
 	// (Linux grows it up to net.ipv4.tcp_wmem's max, 4 MiB by default);
-	// and the client's receive buffer, 512 KiB as set above (the kernel
-	// doubles it). The proxy itself holds the difference between what the
+	// and the client's receive buffer, set to 256 KiB above (which the
+	// kernel doubles to 512 KiB). The proxy itself holds the difference between what the
 	// origin wrote and what the proxy wrote to the client: the stream
 	// window and the copy buffer. About 5 MiB gets written here; 16 MiB is
 	// generous, and a sixteenth of the 256 MiB the origin tries to write.
@@ -716,7 +687,10 @@ func TestFaultStalledClientsDoNotBlockOthers(t *testing.T) {
 		t.Cleanup(tr.CloseIdleConnections)
 		ctx, cancel := context.WithCancel(waitCtx(t))
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, "GET", e.FrontURL+"/o/home/big", nil)
+		req, err := http.NewRequestWithContext(ctx, "GET", e.FrontURL+"/o/home/big", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp, err := tr.RoundTrip(req)
 		if err != nil {
 			t.Fatalf("stalled download %d: %v", i, err)
@@ -774,6 +748,7 @@ func TestFaultReconnectReplaces(t *testing.T) {
 	var wg sync.WaitGroup
 	stopLoad := make(chan struct{})
 	var loadErrs, loadDone atomic.Int64
+	loadCtx := waitCtx(t)
 	for range 4 {
 		wg.Add(1)
 		go func() {
@@ -784,7 +759,12 @@ func TestFaultReconnectReplaces(t *testing.T) {
 					return
 				default:
 				}
-				req, _ := http.NewRequestWithContext(waitCtx(t), "GET", e.FrontURL+"/o/home/who", nil)
+				req, err := http.NewRequestWithContext(loadCtx, "GET", e.FrontURL+"/o/home/who", nil)
+				if err != nil {
+					t.Errorf("during the reconnect: %v", err)
+					loadErrs.Add(1)
+					return
+				}
 				resp, err := c.Do(req)
 				if err != nil {
 					t.Errorf("during the reconnect: %v", err)

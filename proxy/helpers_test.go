@@ -292,6 +292,53 @@ func do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, []byte
 	return resp, body
 }
 
+// h2Client returns a client of its own that speaks HTTP/2 to https URLs,
+// trusting the test CA.
+func (e *env) h2Client() *http.Client {
+	tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: e.pool}}
+	e.t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+// getString GETs url with c and returns the status code and the body.
+func getString(t testing.TB, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, body := do(t, c, newRequest(t, "GET", url, nil))
+	return resp.StatusCode, string(body)
+}
+
+// result is the outcome of a request sent by goGet: the status code and the
+// body, or code 0 and the error.
+type result struct {
+	code int
+	body string
+}
+
+// goGet sends GET url with c from a goroutine of its own, for a request
+// that is held while the test goes on, and returns the channel its result
+// comes on. The request's context is waitCtx's, so the goroutine does not
+// outlive the end of the test by more than the cancellation takes.
+func goGet(t testing.TB, c *http.Client, url string) <-chan result {
+	t.Helper()
+	req := newRequest(t, "GET", url, nil)
+	res := make(chan result, 1)
+	go func() {
+		resp, err := c.Do(req)
+		if err != nil {
+			res <- result{0, err.Error()}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			res <- result{0, err.Error()}
+			return
+		}
+		res <- result{resp.StatusCode, string(b)}
+	}()
+	return res
+}
+
 // newRequest is http.NewRequestWithContext bounded by hangGuard, failing
 // the test on an error, with the header lines given as name, value pairs.
 func newRequest(t testing.TB, method, url string, body io.Reader, header ...string) *http.Request {
