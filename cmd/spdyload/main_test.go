@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -206,11 +207,7 @@ func (p *protoCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *protoCounter) counts() map[string]int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := map[string]int64{}
-	for k, v := range p.seen {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(p.seen)
 }
 
 // wantAllSucceeded checks a report of n requests that all succeeded, with
@@ -510,8 +507,10 @@ func TestHeaders(t *testing.T) {
 	base, _ := h1Server(t, h)
 	rep, res := loadJSON(t, context.Background(), "-n", "10", "-proto", "http/1.1", "-H", "X-Test: a", "-H", "x-test:b", "-H", "Host: example.test", base+"/h")
 	wantAllSucceeded(t, rep, res, 10, 0, 1, "http/1.1")
-	if bad.Load() != 0 {
-		t.Errorf("%d requests not as sent, such as %s", bad.Load(), first)
+	if n := bad.Load(); n != 0 {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Errorf("%d requests not as sent, such as %s", n, first)
 	}
 }
 
