@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/spdygo/spdy/proxy"
@@ -28,11 +29,16 @@ const demoMediaSize = 64 << 20
 type demoOrigin struct {
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once
 }
 
+// stop ends the origin and waits for it; calls after the first return at
+// once.
 func (o *demoOrigin) stop() {
-	o.cancel()
-	<-o.done
+	o.once.Do(func() {
+		o.cancel()
+		<-o.done
+	})
 }
 
 // newSiteHandler returns the demo site: the embedded pages, a generated

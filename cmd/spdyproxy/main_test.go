@@ -264,3 +264,21 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("missing origins file: exit %d, want %d (%s)", code, exitError, errb.String())
 	}
 }
+
+// Shutdown stops the demo origin, and close (after a failed shutdown)
+// stops it again: the second stop must not wait for an end already seen.
+func TestDemoOriginStopsTwice(t *testing.T) {
+	o := &demoOrigin{cancel: func() {}, done: make(chan error, 1)}
+	o.done <- nil
+	stopped := make(chan struct{})
+	go func() {
+		o.stop()
+		o.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(hangGuard):
+		t.Fatal("the second stop hangs")
+	}
+}

@@ -210,12 +210,11 @@ func (d *daemon) announce(w io.Writer) error {
 // shutdown stops the front ends (waiting for their requests), then the
 // tunnels, then the rest.
 func (d *daemon) shutdown(ctx context.Context) error {
-	var errs []error
-	if d.demo != nil {
-		d.demo.stop()
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
 	add := func(err error) {
 		if err != nil {
 			mu.Lock()
@@ -223,17 +222,24 @@ func (d *daemon) shutdown(ctx context.Context) error {
 			mu.Unlock()
 		}
 	}
-	for _, s := range []interface{ Shutdown(context.Context) error }{d.spdy, d.web, d.webTLS} {
-		if s == nil || isNilServer(s) {
-			continue
+	fronts := []func(context.Context) error{d.spdy.Shutdown}
+	for _, s := range []*http.Server{d.web, d.webTLS} {
+		if s != nil {
+			fronts = append(fronts, s.Shutdown)
 		}
+	}
+	for _, shut := range fronts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			add(s.Shutdown(ctx))
+			add(shut(ctx))
 		}()
 	}
 	wg.Wait()
+	// The demo's origin goes once its requests in flight are done.
+	if d.demo != nil {
+		d.demo.stop()
+	}
 	add(d.tunnel.Shutdown(ctx))
 	add(d.p.Shutdown(ctx))
 	if d.metricsS != nil {
@@ -245,16 +251,6 @@ func (d *daemon) shutdown(ctx context.Context) error {
 	}
 	d.wg.Wait()
 	return errors.Join(errs...)
-}
-
-func isNilServer(s any) bool {
-	switch v := s.(type) {
-	case *http.Server:
-		return v == nil
-	case *httpadapter.Server:
-		return v == nil
-	}
-	return false
 }
 
 // close stops everything at once.
