@@ -109,16 +109,16 @@ func (d *dialer) dial(ctx context.Context) (conn, error) {
 	if v, err := session.ParseVersion(np); err == nil {
 		return d.newSPDY(tc, v)
 	}
-	if (np == npn.ProtoHTTP11 || np == "") && d.o.proto != protoAuto && d.o.proto != protoHTTP11 {
+	if np != npn.ProtoHTTP11 && np != "" {
+		tc.Close()
+		return nil, &connectError{"tls", fmt.Errorf("server negotiated %q, which was not offered", np)}
+	}
+	if d.o.version != 0 { // -proto asked for a SPDY version
 		tc.Close()
 		if np == "" {
 			np = "no protocol"
 		}
 		return nil, &connectError{"tls", fmt.Errorf("server negotiated %s, not %s", np, d.o.proto)}
-	}
-	if np != npn.ProtoHTTP11 && np != "" {
-		tc.Close()
-		return nil, &connectError{"tls", fmt.Errorf("server negotiated %q, which was not offered", np)}
 	}
 	return d.newH1(tc), nil
 }
