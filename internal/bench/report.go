@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -121,6 +123,30 @@ func StartCPUProfile(file string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// StartMemProfile makes the runtime sample every 64 KiB allocated and
+// returns a stop that writes the allocation profile to the named file; an
+// empty name profiles nothing. A file that cannot be written is skipped
+// without a word.
+func StartMemProfile(file string) (stop func()) {
+	if file == "" {
+		return func() {}
+	}
+	runtime.MemProfileRate = 64 << 10
+	return func() {
+		if f, err := os.Create(file); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+}
+
+// Machine describes the machine a run measures: "Go VERSION, OS/ARCH,
+// GOMAXPROCS N, N CPUs (MODEL)".
+func Machine() string {
+	return fmt.Sprintf("Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s)",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), CPUModel())
+}
+
 // CPUModel returns the machine's CPU model name from /proc/cpuinfo, or
 // "unknown CPU".
 func CPUModel() string {
@@ -157,6 +183,56 @@ func Usage(fs *flag.FlagSet, w io.Writer, summary string, transports []string) f
 		fmt.Fprintf(w, "usage: %s [flags]\n\n%s\nTransports: %s\n\nFlags:\n", fs.Name(), summary, strings.Join(transports, ", "))
 		fs.PrintDefaults()
 	}
+}
+
+// Main runs a command's run with the process's arguments and standard
+// streams. When run fails, Main prints "NAME: ERROR" to the standard
+// error (nothing for flag.ErrHelp: the usage is out already) and exits
+// with status 2.
+func Main(name string, run func(args []string, stdout, stderr io.Writer) error) {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, name+":", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// ParseWorkloads reads a comma-separated list of workloads, each one of
+// names once trimmed, lower-cased and stripped of suffix; empty entries
+// are skipped.
+func ParseWorkloads(list string, names []string, suffix string) (map[string]bool, error) {
+	sel := map[string]bool{}
+	for _, w := range strings.Split(list, ",") {
+		w = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(w)), suffix)
+		switch {
+		case w == "":
+		case slices.Contains(names, w):
+			sel[w] = true
+		default:
+			return nil, fmt.Errorf("unknown workload %q (want %s)", w, strings.Join(names, ", "))
+		}
+	}
+	return sel, nil
+}
+
+// Verdict says whether ratio r of what meets its target: at least the
+// target when more is better (atLeast), below it otherwise; a missing
+// ratio (NaN or infinite: a run failed) meets nothing.
+func Verdict(what string, r, target float64, atLeast bool) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return fmt.Sprintf("%s: no ratio (a run failed)", what)
+	}
+	if atLeast {
+		if r >= target {
+			return fmt.Sprintf("%s: %.2f× (target ≥ %.1f×): met", what, r, target)
+		}
+		return fmt.Sprintf("%s: %.2f× (target ≥ %.1f×): missed by %.0f %%", what, r, target, (1-r/target)*100)
+	}
+	if r < target {
+		return fmt.Sprintf("%s: %.2f× (target < %.1f×): met", what, r, target)
+	}
+	return fmt.Sprintf("%s: %.2f× (target < %.1f×): missed by %.0f %%", what, r, target, (r/target-1)*100)
 }
 
 // Cell names one cell of a results table: a workload, its count for the

@@ -22,11 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"runtime"
-	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/spdygo/spdy/internal/bench"
@@ -52,12 +48,7 @@ type config struct {
 var workloadNames = []string{"w3", "w1", "wmem"}
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "httpbench:", err)
-		}
-		os.Exit(2)
-	}
+	bench.Main("httpbench", run)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -97,16 +88,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if c.transports, err = bench.LookupHTTP(transports); err != nil {
 		return err
 	}
-	c.workloads = map[string]bool{}
-	for _, w := range strings.Split(workloads, ",") {
-		w = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(w)), "-http")
-		switch w {
-		case "w1", "w3", "wmem":
-			c.workloads[w] = true
-		case "":
-		default:
-			return fmt.Errorf("unknown workload %q (want w3, w1, wmem)", w)
-		}
+	if c.workloads, err = bench.ParseWorkloads(workloads, workloadNames, "-http"); err != nil {
+		return err
 	}
 	if c.w1Size, err = bench.ParseSize(w1Size); err != nil {
 		return err
@@ -131,15 +114,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopCPU()
-	if memprofile != "" {
-		runtime.MemProfileRate = 64 << 10
-		defer func() {
-			if f, err := os.Create(memprofile); err == nil {
-				pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}()
-	}
+	defer bench.StartMemProfile(memprofile)()
 	load0 := bench.LoadAvg()
 	res, fails, skips := measure(&c, stderr)
 	report(stdout, &c, res, fails, skips, load0, bench.LoadAvg())
@@ -232,8 +207,7 @@ const baseline = "h2c"
 func report(out io.Writer, c *config, res map[bench.Cell][]bench.HTTPResult, fails []bench.Failure, skips map[bench.Cell]error, load0, load1 string) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
-	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); load average %s before, %s after; medians of %d repetitions, [min–max] in brackets; ratios to %s.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), bench.CPUModel(), load0, load1, c.reps, baseline)
+	fmt.Fprintf(w, "%s; load average %s before, %s after; medians of %d repetitions, [min–max] in brackets; ratios to %s.\n\n", bench.Machine(), load0, load1, c.reps, baseline)
 	rate := func(r bench.HTTPResult) float64 { return r.Rate() }
 	tput := func(r bench.HTTPResult) float64 { return r.Throughput() / 1e6 }
 	conns := func(r bench.HTTPResult) float64 { return float64(r.Conns) }
@@ -254,7 +228,7 @@ func report(out io.Writer, c *config, res map[bench.Cell][]bench.HTTPResult, fai
 			cpu := bench.StatOf(rs, cpuPerOp)
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f | %s | %.0f |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cpu.Med, bench.Ratio(cpu.Med, baseCPU.Med), bench.StatOf(rs, conns).Hi)
 			if t.Multiplexed && t.Name != baseline {
-				verdicts = append(verdicts, verdict("W3-http requests/s", t.Name, s.Med/base.Med, 1.5, true))
+				verdicts = append(verdicts, bench.Verdict("W3-http requests/s, "+t.Name, s.Med/base.Med, 1.5, true))
 			}
 		}
 		fmt.Fprintln(w)
@@ -274,7 +248,7 @@ func report(out io.Writer, c *config, res map[bench.Cell][]bench.HTTPResult, fai
 			cs := bench.StatOf(rs, func(r bench.HTTPResult) float64 { return r.CPUPerGB() })
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", t.Name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med, cs.Lo, cs.Hi, bench.Ratio(cs.Med, baseCPU.Med))
 			if t.Multiplexed && t.Name != baseline {
-				verdicts = append(verdicts, verdict("W1-http MB/s", t.Name, s.Med/base.Med, 2, true))
+				verdicts = append(verdicts, bench.Verdict("W1-http MB/s, "+t.Name, s.Med/base.Med, 2, true))
 			}
 		}
 		fmt.Fprintln(w)
@@ -302,7 +276,7 @@ func report(out io.Writer, c *config, res map[bench.Cell][]bench.HTTPResult, fai
 				g := bench.StatOf(rs, func(r bench.HTTPResult) float64 { return r.GoroutinesPerStream })
 				fmt.Fprintf(w, "| %s | %d | %.0f [%.0f–%.0f] | %.0f | %.0f | %s | %.2f | %.0f |\n", t.Name, n, h.Med, h.Lo, h.Hi, st.Med, m.Med, bench.Ratio(m.Med, base.Med), g.Med, bench.StatOf(rs, conns).Hi)
 				if t.Multiplexed && t.Name != baseline {
-					verdicts = append(verdicts, verdict(fmt.Sprintf("Wmem-http/%d memory per request", n), t.Name, m.Med/base.Med, 1, false))
+					verdicts = append(verdicts, bench.Verdict(fmt.Sprintf("Wmem-http/%d memory per request, %s", n, t.Name), m.Med/base.Med, 1, false))
 				}
 			}
 		}
@@ -316,22 +290,4 @@ func report(out io.Writer, c *config, res map[bench.Cell][]bench.HTTPResult, fai
 		fmt.Fprintln(w)
 	}
 	bench.WriteFailures(w, fails, label)
-}
-
-// verdict says whether a ratio meets its target: at least the target when
-// more is better, below it otherwise.
-func verdict(what, t string, r, target float64, atLeast bool) string {
-	if math.IsNaN(r) || math.IsInf(r, 0) {
-		return fmt.Sprintf("%s, %s: no ratio (a run failed)", what, t)
-	}
-	if atLeast {
-		if r >= target {
-			return fmt.Sprintf("%s, %s: %.2f× (target ≥ %.1f×): met", what, t, r, target)
-		}
-		return fmt.Sprintf("%s, %s: %.2f× (target ≥ %.1f×): missed by %.0f %%", what, t, r, target, (1-r/target)*100)
-	}
-	if r < target {
-		return fmt.Sprintf("%s, %s: %.2f× (target < %.1f×): met", what, t, r, target)
-	}
-	return fmt.Sprintf("%s, %s: %.2f× (target < %.1f×): missed by %.0f %%", what, t, r, target, (r/target-1)*100)
 }

@@ -52,20 +52,3 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
-
-func TestVerdict(t *testing.T) {
-	for _, c := range []struct {
-		r, target float64
-		atLeast   bool
-		want      string
-	}{
-		{1.6, 1.5, true, "met"},
-		{1.2, 1.5, true, "missed by 20 %"},
-		{0.8, 1, false, "met"},
-		{1.25, 1, false, "missed by 25 %"},
-	} {
-		if got := verdict("x", "t", c.r, c.target, c.atLeast); !strings.HasSuffix(got, c.want) {
-			t.Errorf("verdict(%v, %v, %v) = %q, want suffix %q", c.r, c.target, c.atLeast, got, c.want)
-		}
-	}
-}

@@ -17,11 +17,9 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -51,13 +49,7 @@ type config struct {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
-		}
-		fmt.Fprintln(os.Stderr, "muxbench:", err)
-		os.Exit(2)
-	}
+	bench.Main("muxbench", run)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -226,8 +218,7 @@ func describe(w string, r bench.Result) string {
 func report(out io.Writer, c *config, res map[bench.Cell][]bench.Result, fails []bench.Failure) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
-	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); medians of %d repetitions, [min–max] in brackets.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), bench.CPUModel(), c.reps)
+	fmt.Fprintf(w, "%s; medians of %d repetitions, [min–max] in brackets.\n\n", bench.Machine(), c.reps)
 	has := func(w string, t string) bool { return len(res[key(w, 0, t)]) > 0 }
 	tput := func(r bench.Result) float64 { return r.Throughput() / 1e6 }
 	cpuGB := func(r bench.Result) float64 { return r.CPUPerGB() }

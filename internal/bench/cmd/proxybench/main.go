@@ -25,14 +25,10 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -70,12 +66,7 @@ const (
 
 func main() {
 	bench.ProxyChild()
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "proxybench:", err)
-		}
-		os.Exit(2)
-	}
+	bench.Main("proxybench", run)
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -135,15 +126,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 		c.variants = append(c.variants, v)
 	}
-	c.workloads = map[string]bool{}
-	for _, w := range strings.Split(workloads, ",") {
-		switch w = strings.ToLower(strings.TrimSpace(w)); w {
-		case "download", "small", "mem":
-			c.workloads[w] = true
-		case "":
-		default:
-			return fmt.Errorf("unknown workload %q (want download, small, mem)", w)
-		}
+	if c.workloads, err = bench.ParseWorkloads(workloads, workloadNames, ""); err != nil {
+		return err
 	}
 	if c.size, err = bench.ParseSize(size); err != nil {
 		return err
@@ -168,15 +152,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopCPU()
-	if memprofile != "" {
-		runtime.MemProfileRate = 64 << 10
-		defer func() {
-			if f, err := os.Create(memprofile); err == nil {
-				pprof.Lookup("allocs").WriteTo(f, 0)
-				f.Close()
-			}
-		}()
-	}
+	defer bench.StartMemProfile(memprofile)()
 	load0 := bench.LoadAvg()
 	res, fails := measure(&c, stderr)
 	report(stdout, &c, res, fails, load0, bench.LoadAvg())
@@ -310,8 +286,7 @@ func cpuPerOp(r result) float64 { return r.http.CPU.Seconds() * 1e6 / float64(r.
 func report(out io.Writer, c *config, res map[bench.Cell][]result, fails []bench.Failure, load0, load1 string) {
 	w := bufio.NewWriter(out)
 	defer w.Flush()
-	fmt.Fprintf(w, "Go %s, %s/%s, GOMAXPROCS %d, %d CPUs (%s); load average %s before, %s after; medians of %d repetitions, [min–max] in brackets.\n\n",
-		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), bench.CPUModel(), load0, load1, c.reps)
+	fmt.Fprintf(w, "%s; load average %s before, %s after; medians of %d repetitions, [min–max] in brackets.\n\n", bench.Machine(), load0, load1, c.reps)
 	var verdicts []string
 	get := func(w string, n int, name string) []result { return res[key(w, n, name)] }
 
@@ -331,7 +306,7 @@ func report(out io.Writer, c *config, res map[bench.Cell][]result, fails []bench
 			s, cs := bench.StatOf(rs, tput), bench.StatOf(rs, cpu)
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.2f [%.2f–%.2f] | %s |\n", r.name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med, cs.Lo, cs.Hi, bench.Ratio(cs.Med, baseCPU.Med))
 			if r.name == bench.PathProxy && c.paths[bench.PathDirect] {
-				verdicts = append(verdicts, verdict("download MB/s, proxy vs direct", s.Med/base.Med, downloadTarget))
+				verdicts = append(verdicts, bench.Verdict("download MB/s, proxy vs direct", s.Med/base.Med, downloadTarget, true))
 			}
 		}
 		fmt.Fprintln(w)
@@ -356,7 +331,7 @@ func report(out io.Writer, c *config, res map[bench.Cell][]result, fails []bench
 			s, cs := bench.StatOf(rs, rate), bench.StatOf(rs, cpuPerOp)
 			fmt.Fprintf(w, "| %s | %.0f [%.0f–%.0f] | %s | %.1f [%.1f–%.1f] | %s | %.0f |\n", r.name, s.Med, s.Lo, s.Hi, bench.Ratio(s.Med, base.Med), cs.Med, cs.Lo, cs.Hi, bench.Ratio(cs.Med, baseCPU.Med), bench.StatOf(rs, conns).Hi)
 			if r.name == bench.PathProxy && c.paths[bench.PathRevProxy] {
-				verdicts = append(verdicts, verdict("small requests/s, proxy vs revproxy", s.Med/base.Med, smallTarget))
+				verdicts = append(verdicts, bench.Verdict("small requests/s, proxy vs revproxy", s.Med/base.Med, smallTarget, true))
 			}
 		}
 		fmt.Fprintln(w)
@@ -393,15 +368,4 @@ func report(out io.Writer, c *config, res map[bench.Cell][]result, fails []bench
 		fmt.Fprintln(w)
 	}
 	bench.WriteFailures(w, fails, label)
-}
-
-// verdict says whether ratio r meets its target, at least target.
-func verdict(what string, r, target float64) string {
-	if math.IsNaN(r) || math.IsInf(r, 0) {
-		return fmt.Sprintf("%s: no ratio (a run failed)", what)
-	}
-	if r >= target {
-		return fmt.Sprintf("%s: %.2f× (target ≥ %.1f×): met", what, r, target)
-	}
-	return fmt.Sprintf("%s: %.2f× (target ≥ %.1f×): missed by %.0f %%", what, r, target, (1-r/target)*100)
 }

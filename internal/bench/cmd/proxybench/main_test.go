@@ -64,18 +64,3 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
-
-func TestVerdict(t *testing.T) {
-	for _, c := range []struct {
-		r, target float64
-		want      string
-	}{
-		{1.6, 1.5, "met"},
-		{1.2, 1.5, "missed by 20 %"},
-		{0.35, 0.7, "missed by 50 %"},
-	} {
-		if got := verdict("x", c.r, c.target); !strings.HasSuffix(got, c.want) {
-			t.Errorf("verdict(%v, %v) = %q, want suffix %q", c.r, c.target, got, c.want)
-		}
-	}
-}
