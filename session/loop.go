@@ -313,8 +313,9 @@ func (s *Session) finishClose() bool {
 
 // shutWrite ends our side of the connection once everything is written,
 // when the session ends gracefully and the connection can (TCP, TLS and
-// the wrappers of npn), and reports whether our side is shut. The connection is then closed when the peer
-// ends its side (the reader reaches EOF) or when the close timer fires.
+// the wrappers of npn), and reports whether our side is shut. The
+// connection is then closed when the peer ends its side (the reader
+// reaches EOF) or when the close timer fires.
 // Closing a TCP socket that still has unread bytes sends a reset, which
 // makes the peer's kernel drop what it has not read yet: the last DATA
 // frames and the GOAWAY. Reading on until the peer closes avoids that.
