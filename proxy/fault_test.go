@@ -554,7 +554,7 @@ func TestFaultStalledOriginUpload(t *testing.T) {
 				}
 				clientDone <- err
 			}()
-			<-started
+			await(t, "the upload to reach the origin", started)
 			waitStalled(t, "the upload", body.n.Load, func() bool { return body.n.Load() >= attempt })
 
 			// The origin's stream window is 64 KiB and does not grow,
@@ -573,14 +573,14 @@ func TestFaultStalledOriginUpload(t *testing.T) {
 				t.Fatalf("the client could send all of its %d bytes", attempt)
 			}
 			cancel()
-			if err := <-clientDone; err == nil {
+			if err := await(t, "the client to end", clientDone); err == nil {
 				t.Error("the upload succeeded after its cancellation")
 			}
 			if h2 {
 				// HTTP/2 carries the cancellation (RST_STREAM) to the
 				// proxy, which resets the tunnel stream: the origin's
 				// request context ends.
-				if err := <-handlerDone; !errors.Is(err, context.Canceled) {
+				if err := await(t, "the origin's handler to end", handlerDone); !errors.Is(err, context.Canceled) {
 					t.Errorf("the origin's handler ended with %v, want its context cancelled", err)
 				}
 			} else {
@@ -588,7 +588,7 @@ func TestFaultStalledOriginUpload(t *testing.T) {
 				// while the body is unread (the close is behind the
 				// unread bytes); the origin ends the request itself.
 				close(release)
-				<-handlerDone
+				await(t, "the origin's handler to end", handlerDone)
 			}
 			waitFor(t, "the proxy's streams to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
 		})
@@ -665,7 +665,7 @@ func TestFaultStalledClientDownload(t *testing.T) {
 			written.Load(), held, totalBound, heldBound)
 	}
 	cancel()
-	if err := <-handlerDone; err == nil {
+	if err := await(t, "the origin's handler to end", handlerDone); err == nil {
 		t.Error("the origin's handler wrote its whole response to a cancelled client")
 	}
 	waitFor(t, "the proxy's streams to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
@@ -971,7 +971,7 @@ func TestFaultShutdownDrains(t *testing.T) {
 	if !bytes.Equal(got, body) {
 		t.Fatal("the response in flight is not intact")
 	}
-	if err := <-shut; err != nil {
+	if err := await(t, "Shutdown to return", shut); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
 	if err := e.p.WaitConnected(waitCtx(t), "home", false); !errors.Is(err, ErrProxyClosed) {

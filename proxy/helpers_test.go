@@ -255,6 +255,18 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// await receives from ch, failing the test after hangGuard.
+func await[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(hangGuard):
+		t.Fatalf("still waiting for %s after %v", what, hangGuard)
+		panic("unreachable")
+	}
+}
+
 // waitCtx returns a context bounded by hangGuard, cancelled at the end of
 // the test.
 func waitCtx(t testing.TB) context.Context {

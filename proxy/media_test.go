@@ -259,8 +259,8 @@ func fetchSpan(c *http.Client, url string, id int, mr mediaRequest, file []byte)
 	// What is still buffered may be read, but the body must end in the
 	// cancellation, not a clean end of a short body.
 	n, err := io.Copy(io.Discard, resp.Body)
-	if err == nil || !errors.Is(err, context.Canceled) {
-		if int(n)+len(prefix) == len(want) && err == nil {
+	if !errors.Is(err, context.Canceled) {
+		if err == nil && int(n)+len(prefix) == len(want) {
 			return nil // the whole span had arrived before the cancel
 		}
 		return fmt.Errorf("after the cancel, the body gave %d more bytes and %v, want context.Canceled", n, err)

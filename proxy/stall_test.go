@@ -51,22 +51,14 @@ func TestStallTimeoutEndsAbandonedUpload(t *testing.T) {
 		}
 		close(done)
 	}()
-	select {
-	case <-started:
-	case <-time.After(hangGuard):
-		t.Fatal("the upload never reached the origin")
-	}
+	await(t, "the upload to reach the origin", started)
 	// Let the upload fill the stream's window, so that the proxy stops
 	// reading the client.
 	waitFor(t, "the upload to fill the stream's window", func() bool { return e.p.Stats().BytesFromClients >= 64<<10 })
 	cancel()
 	<-done // bounded: the request's context is cancelled
 	pr.CloseWithError(io.ErrClosedPipe)
-	select {
-	case <-handlerDone:
-	case <-time.After(hangGuard):
-		t.Fatal("the origin's handler was never released")
-	}
+	await(t, "the origin's handler to be released", handlerDone)
 	waitFor(t, "the proxy's streams to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
 	// Usually the stall timeout ends it; if the proxy happened to be
 	// reading the client when it left, net/http noticed by itself.
