@@ -9,8 +9,9 @@
 // packages). It routes each request to an origin by host name
 // (NAME.Domain) or by path prefix (/o/NAME/...), adds Forwarded and
 // X-Forwarded-* headers, and answers 404 for an unknown origin, 503 at once
-// when the origin is not connected, and 502 when its tunnel fails before
-// the response headers. [Proxy.TunnelHandler] takes the tunnels: each
+// when the origin is not connected or already has as many requests as its
+// stream limit, 502 when its tunnel fails before the response headers, and
+// 504 when nothing moved for StallTimeout. [Proxy.TunnelHandler] takes the tunnels: each
 // origin authenticates with its name and its own secret token, which
 // [Registry] checks in constant time, with failures logged and rate
 // limited per source address. A reconnecting origin atomically replaces its
