@@ -87,6 +87,7 @@ func TestProxyIdle(t *testing.T) {
 	}
 }
 
+// TestProxyIdleBadParams checks that ProxyIdle refuses what cannot run.
 func TestProxyIdleBadParams(t *testing.T) {
 	for _, p := range []ProxyIdleParams{
 		{FrontEnd: PathProxy, Requests: 0},
@@ -97,6 +98,9 @@ func TestProxyIdleBadParams(t *testing.T) {
 		if _, err := ProxyIdle(p); err == nil {
 			t.Errorf("ProxyIdle(%+v) succeeded", p)
 		}
+	}
+	if _, err := ProxyIdle(ProxyIdleParams{FrontEnd: PathProxy, Requests: 1, Exe: "/nonexistent/program", Timeout: limit}); err == nil || errors.Is(err, ErrNotEnoughFiles) {
+		t.Errorf("a missing front-end program: %v", err)
 	}
 }
 
@@ -154,8 +158,5 @@ func TestLookupProxyPaths(t *testing.T) {
 	}
 	if _, err := LookupProxyPaths("nginx"); err == nil {
 		t.Fatal("unknown path accepted")
-	}
-	if _, err := ProxyIdle(ProxyIdleParams{FrontEnd: PathProxy, Requests: 1, Exe: "/nonexistent/program", Timeout: limit}); err == nil || errors.Is(err, ErrNotEnoughFiles) {
-		t.Fatalf("a missing front-end program: %v", err)
 	}
 }
