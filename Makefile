@@ -1,11 +1,13 @@
 # The README's test command is `make test`; .ci/run calls exactly that.
 GO       ?= go
 FUZZTIME ?= 60s
+SOAKTIME ?= 10m
+ATTACKFLAGS ?=
 
 # Nested modules with peers for interop tests and benchmarks.
 NESTED   := internal/interop internal/bench
 
-.PHONY: test fmtcheck vet race nested fuzz bench
+.PHONY: test fmtcheck vet race nested fuzz bench soak attack
 
 test: fmtcheck vet race nested
 
@@ -36,3 +38,14 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./framing ./hpackz ./flowctl ./session
+
+# The long run: spdyproxy, several origins and a media-client simulation for
+# SOAKTIME, reporting memory, goroutines, streams, errors and throughput each
+# minute; it fails if they grow after warm-up.
+soak:
+	$(GO) run ./internal/soak -duration $(SOAKTIME)
+
+# The full attack suite, aimed at spdyd and spdyproxy processes it builds and
+# starts on 127.0.0.1, with their peak memory and CPU per attack.
+attack:
+	$(GO) run ./internal/attack/cmd/spdyattack -spawn $(ATTACKFLAGS)
