@@ -99,6 +99,8 @@ const (
 	DefaultMaxBufferPerStream   = 16 << 20
 	DefaultMaxPendingPings      = 64
 	DefaultMaxQueuedControl     = 10000
+	DefaultFloodLimit           = 1000
+	DefaultFloodRate            = 100
 	DefaultWriteTimeout         = 30 * time.Second
 	DefaultKeepAliveTimeout     = 30 * time.Second
 	DefaultHeaderCompression    = hpackz.DefaultCompression
@@ -207,6 +209,37 @@ type Config struct {
 	// it the session ends with ErrControlQueueFull. Default 10000.
 	MaxQueuedControl int
 
+	// FloodLimit and FloodRate bound the costly frames a peer may send: a
+	// token bucket that holds FloodLimit tokens and refills at FloodRate
+	// tokens per second. Each costly frame takes one token; when none is
+	// left the session ends with GOAWAY PROTOCOL_ERROR and ErrFlood. A
+	// costly frame is one that makes the session work, or answer, without
+	// moving the exchange forward, the pattern of the HTTP/2 flood attacks
+	// (CVE-2019-9512 to 9518, CVE-2023-44487):
+	//
+	//   - a PING from the peer, and a PING reply to a ping we did not send;
+	//   - a SETTINGS frame;
+	//   - a DATA frame without data and without FLAG_FIN;
+	//   - a HEADERS frame without headers and without FLAG_FIN;
+	//   - a RST_STREAM (rapid reset), and a SYN_STREAM refused with
+	//     REFUSED_STREAM (stream exhaustion);
+	//   - a WINDOW_UPDATE whose delta is below 1024 (a reader that opens
+	//     the window a byte at a time makes us send tiny frames);
+	//   - a frame ignored as unknown (NOOP, CREDENTIAL, unknown types and
+	//     versions);
+	//   - each full 16 KiB of an inflated header block (decompression
+	//     bombs and blocks of many tiny headers).
+	//
+	// A well-behaved peer spends a few tokens per minute; the defaults
+	// allow bursts of FloodLimit such frames (a browser cancelling a page's
+	// requests) and FloodRate per second sustained. FloodLimit negative
+	// turns the bound off. Defaults DefaultFloodLimit (1000) and
+	// DefaultFloodRate (100).
+	FloodLimit int
+	// FloodRate is the refill rate of the FloodLimit bucket, in tokens per
+	// second. Default DefaultFloodRate (100).
+	FloodRate int
+
 	// KeepAlive, when positive, sends a PING after that much time without
 	// a frame from the peer. Default 0: no keepalive.
 	KeepAlive time.Duration
@@ -297,6 +330,12 @@ func (c *Config) normalize() (Config, error) {
 	}
 	if n.MaxQueuedControl <= 0 {
 		n.MaxQueuedControl = DefaultMaxQueuedControl
+	}
+	if n.FloodLimit == 0 {
+		n.FloodLimit = DefaultFloodLimit
+	}
+	if n.FloodRate <= 0 {
+		n.FloodRate = DefaultFloodRate
 	}
 	if n.KeepAliveTimeout <= 0 {
 		n.KeepAliveTimeout = DefaultKeepAliveTimeout

@@ -42,6 +42,12 @@ var (
 	// session would wait for bytes that never come. It comes wrapped in a
 	// *TransportError.
 	ErrPeerSpeaksHTTP = errors.New("session: the peer answered in HTTP/1.x, not SPDY")
+	// ErrFlood ends a session whose peer sent more costly frames than
+	// Config.FloodLimit and Config.FloodRate allow: frames that make the
+	// session work or answer without moving the exchange forward (see
+	// Config.FloodLimit). The session sends GOAWAY PROTOCOL_ERROR; the
+	// error is a *ProtocolError that wraps ErrFlood.
+	ErrFlood = errors.New("session: peer flooded the session with costly frames")
 	// ErrPushNotAllowed is returned by Push on a client, or for an
 	// associated stream that is not an open client stream.
 	ErrPushNotAllowed = errors.New("session: push not allowed")

@@ -130,6 +130,8 @@ type loopState struct {
 	tickC          <-chan time.Time
 	idleSince      time.Time
 	invalidFrames  int
+	floodTokens    float64   // what is left of Config.FloodLimit
+	floodRefilled  time.Time // when floodTokens was last refilled
 	recentReset    [1024]framing.StreamID
 	recentResetPos int
 	peerSettings   []framing.Setting
@@ -168,6 +170,7 @@ func (s *Session) initLoop() {
 		l.recvWin.InitUnlimited()
 	}
 	l.idleSince = time.Now()
+	l.floodTokens, l.floodRefilled = float64(s.cfg.FloodLimit), l.idleSince
 	period := time.Duration(0)
 	for _, d := range []time.Duration{s.cfg.KeepAlive, s.cfg.IdleTimeout} {
 		if d > 0 && (period == 0 || d < period) {
@@ -492,9 +495,15 @@ func (s *Session) handle(ev inEvent) {
 		return
 	}
 	if ev.unknown {
+		if !s.costly("ignored frames", 1) {
+			return
+		}
 		if ev.typ == framing.FrameSynStream && ev.version != s.wireVersion && ev.id != 0 {
 			s.resetStream(ev.id, framing.StatusUnsupportedVersion)
 		}
+		return
+	}
+	if ev.hdrSize >= 1<<14 && !s.costly("large header blocks", headerCost(ev.hdrSize)) {
 		return
 	}
 	switch ev.typ {
@@ -549,6 +558,31 @@ func (s *Session) invalidFrame() {
 		s.connError(framing.GoAwayProtocolError, "too many frames for streams that are not open", nil)
 	}
 }
+
+// costly takes n tokens from the flood bucket for frames of the kind what
+// (see Config.FloodLimit). When the bucket is empty it ends the session
+// with GOAWAY PROTOCOL_ERROR and reports false.
+func (s *Session) costly(what string, n int) bool {
+	l := &s.l
+	if s.cfg.FloodLimit < 0 || n <= 0 {
+		return true
+	}
+	if l.floodTokens < float64(n) {
+		now := time.Now()
+		l.floodTokens = min(float64(s.cfg.FloodLimit), l.floodTokens+now.Sub(l.floodRefilled).Seconds()*float64(s.cfg.FloodRate))
+		l.floodRefilled = now
+		if l.floodTokens < float64(n) {
+			s.connError(framing.GoAwayProtocolError, "flood of "+what, ErrFlood)
+			return false
+		}
+	}
+	l.floodTokens -= float64(n)
+	return true
+}
+
+// headerCost is what a header block of size inflated bytes costs in flood
+// tokens: one per full 16 KiB.
+func headerCost(size int) int { return size >> 14 }
 
 // status maps SPDY/3 stream status codes to SPDY/2's smaller set.
 func (s *Session) status(c framing.StatusCode) framing.StatusCode {
@@ -727,6 +761,7 @@ func (s *Session) onSynStream(ev inEvent) {
 	if uint32(l.nPeer) >= s.cfg.MaxConcurrentStreams || uint32(queued) >= s.cfg.MaxConcurrentStreams {
 		s.stats.refused.Add(1)
 		s.resetStream(id, framing.StatusRefusedStream)
+		s.costly("refused streams", 1)
 		return
 	}
 	ss := &sstream{id: id, prio: ev.prio, assoc: ev.assoc, remoteFin: fin, localFin: uni, replied: true}
@@ -818,6 +853,9 @@ func (s *Session) onSynReply(ev inEvent) {
 }
 
 func (s *Session) onHeaders(ev inEvent) {
+	if len(ev.fields) == 0 && ev.hdrErr == nil && !ev.flags.Has(framing.FlagFin) && !s.costly("empty HEADERS frames", 1) {
+		return
+	}
 	ss := s.headerStream(ev)
 	if ss == nil {
 		return
@@ -855,6 +893,9 @@ func (s *Session) onRstStream(ev inEvent) {
 	l := &s.l
 	status := framing.StatusCode(ev.val)
 	s.stats.resetRecv(status)
+	if !s.costly("RST_STREAM frames", 1) {
+		return
+	}
 	ss := l.streams[ev.id]
 	if ss == nil {
 		return
@@ -873,6 +914,9 @@ func (s *Session) onRstStream(ev inEvent) {
 
 func (s *Session) onSettings(ev inEvent) {
 	l := &s.l
+	if !s.costly("SETTINGS frames", 1) {
+		return
+	}
 	var persist []framing.Setting
 	if s.role == Client && ev.flags.Has(framing.FlagClearSettings) && s.cfg.PersistSettings != nil {
 		s.cfg.PersistSettings(nil, true)
@@ -944,12 +988,16 @@ func (s *Session) onPing(ev inEvent) {
 	id := ev.val
 	ours := (id%2 == 1) == (s.role == Client)
 	if !ours {
+		if !s.costly("PING frames", 1) {
+			return
+		}
 		s.stats.pingsRecv.Add(1)
 		s.queueCtrl(ctrlItem{typ: framing.FramePing, val: id})
 		return
 	}
 	p := l.pings[id]
 	if p == nil {
+		s.costly("PING replies to pings not sent", 1)
 		return // a reply to a ping we never sent: ignore
 	}
 	delete(l.pings, id)
@@ -986,8 +1034,15 @@ func (s *Session) onGoAway(ev inEvent) {
 	s.checkDrained()
 }
 
+// smallWindowUpdate is the delta below which a WINDOW_UPDATE is a costly
+// frame (Config.FloodLimit).
+const smallWindowUpdate = 1024
+
 func (s *Session) onWindowUpdate(ev inEvent) {
 	l := &s.l
+	if ev.val < smallWindowUpdate && !s.costly("small WINDOW_UPDATE frames", 1) {
+		return
+	}
 	if ev.id == 0 {
 		if s.version != V31 {
 			return // SPDY/3 has no session window
@@ -1035,6 +1090,10 @@ func (s *Session) receiveSession(n int) bool {
 func (s *Session) onData(ev inEvent) {
 	l := &s.l
 	n := ev.length
+	if n == 0 && !ev.flags.Has(framing.FlagFin) && !s.costly("empty DATA frames", 1) {
+		pool.Put(ev.data)
+		return
+	}
 	if !s.receiveSession(n) {
 		pool.Put(ev.data)
 		return

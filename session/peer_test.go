@@ -34,6 +34,9 @@ type peer struct {
 	zw   *zlib.Writer
 	// nextPing is the next PING id of the peer's own parity.
 	nextPing uint32
+	// lenient makes writes ignore errors: a flood goes on writing after
+	// the session has cut the connection.
+	lenient bool
 }
 
 // got is a frame read from the session, with its decoded header block.
@@ -139,7 +142,7 @@ func (p *peer) rawBlock(raw []byte) []byte {
 func (p *peer) write(f framing.Frame) {
 	p.t.Helper()
 	p.conn.SetWriteDeadline(time.Now().Add(peerTimeout))
-	if err := p.fr.WriteFrame(f); err != nil {
+	if err := p.fr.WriteFrame(f); err != nil && !p.lenient {
 		p.t.Fatalf("peer: writing %v: %v", f, err)
 	}
 }
@@ -172,7 +175,7 @@ func (p *peer) data(id framing.StreamID, fin bool, n int) {
 func (p *peer) dataBytes(id framing.StreamID, fin bool, b []byte) {
 	p.t.Helper()
 	p.conn.SetWriteDeadline(time.Now().Add(peerTimeout))
-	if err := p.fr.WriteData(id, fin, b); err != nil {
+	if err := p.fr.WriteData(id, fin, b); err != nil && !p.lenient {
 		p.t.Fatalf("peer: writing DATA: %v", err)
 	}
 }
@@ -300,6 +303,26 @@ func (p *peer) expectGoAway(lastGood framing.StreamID, status framing.GoAwayStat
 	ga := g.Frame.(*framing.GoAwayFrame)
 	if ga.LastGoodStreamID != lastGood || ga.Status != status {
 		p.t.Fatalf("peer: got %v, want GOAWAY last-good %d status %v", ga, lastGood, status)
+	}
+	p.expectEOF()
+}
+
+// expectGoAwayStatus reads frames until a GOAWAY, checks its status, and
+// checks that the session then closes the connection.
+func (p *peer) expectGoAwayStatus(status framing.GoAwayStatus) {
+	p.t.Helper()
+	g := p.skipUntil("GOAWAY", func(g got) bool {
+		switch g.Header().Type {
+		case framing.FrameGoAway:
+			return true
+		case framing.FrameWindowUpdate, framing.FrameRstStream, framing.FrameSynReply, framing.FramePing:
+			return false
+		}
+		p.t.Fatalf("peer: got %v while waiting for GOAWAY", g.Frame)
+		return false
+	})
+	if ga := g.Frame.(*framing.GoAwayFrame); ga.Status != status {
+		p.t.Fatalf("peer: got %v, want GOAWAY status %v", ga, status)
 	}
 	p.expectEOF()
 }

@@ -29,6 +29,7 @@ type inEvent struct {
 	data     []byte // DATA payload, from the pool (nil if discarded)
 	fields   []hpackz.Field
 	hdrErr   error // decoding the header block failed
+	hdrSize  int   // the inflated size of the header block
 	settings []framing.Setting
 	unknown  bool  // a control frame of another version or unknown type
 	err      error // a frame-level error from framing, or the read error
@@ -113,11 +114,11 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 		if ev.assoc != 0 && s.role == Client && s.cfg.ImplicitUnidirectionalPush {
 			ev.flags |= framing.FlagUnidirectional
 		}
-		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
+		s.decodeBlock(&ev, f.HeaderBlock)
 	case *framing.SynReplyFrame:
-		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
+		s.decodeBlock(&ev, f.HeaderBlock)
 	case *framing.HeadersFrame:
-		ev.fields, ev.hdrErr = s.dec.AppendFields(nil, f.HeaderBlock)
+		s.decodeBlock(&ev, f.HeaderBlock)
 	case *framing.RstStreamFrame:
 		ev.val = uint32(f.Status)
 	case *framing.SettingsFrame:
@@ -147,6 +148,21 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 
 // v2Compat reports whether the session speaks SPDY/2 with the departures
 // of Config.V2Compat.
+// decodeBlock decodes a header block into ev, with its inflated size (the
+// flood bucket's measure of it; see Config.FloodLimit).
+func (s *Session) decodeBlock(ev *inEvent, block []byte) {
+	ev.fields, ev.hdrErr = s.dec.AppendFields(nil, block)
+	var tl *hpackz.TooLargeError
+	switch {
+	case ev.hdrErr == nil:
+		for _, f := range ev.fields {
+			ev.hdrSize += len(f.Name) + len(f.Value) + 8
+		}
+	case errors.As(ev.hdrErr, &tl):
+		ev.hdrSize = tl.Size
+	}
+}
+
 func (s *Session) v2Compat() bool { return s.version == V2 && s.cfg.V2Compat }
 
 // readError turns a failed read into the session's error.

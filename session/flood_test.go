@@ -1,0 +1,165 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spdygo/spdy/framing"
+)
+
+// floodLimit is the FloodLimit of the flood tests. FloodRate is 1 token a
+// second: a test sends floodLimit/2 costly frames, checks the session is
+// alive, then sends 3*floodLimit, which only a stall of more than a minute
+// between them could make up for.
+const floodLimit = 20
+
+// floodKinds are the costly frames of Config.FloodLimit. open, if set,
+// runs first; send writes the i'th costly frame.
+var floodKinds = []struct {
+	name string
+	cfg  Config
+	open func(p *peer)
+	send func(p *peer, i int)
+}{
+	{name: "PING", send: func(p *peer, i int) {
+		p.write(&framing.PingFrame{ID: uint32(1001 + 2*i)})
+	}},
+	{name: "PING reply to a ping not sent", send: func(p *peer, i int) {
+		p.write(&framing.PingFrame{ID: uint32(1000 + 2*i)})
+	}},
+	{name: "SETTINGS", send: func(p *peer, i int) {
+		p.settings(0, framing.Setting{ID: framing.SettingMaxConcurrentStreams, Value: uint32(100 + i)})
+	}},
+	{name: "empty DATA", open: openOne, send: func(p *peer, i int) {
+		p.dataBytes(1, false, nil)
+	}},
+	{name: "empty HEADERS", open: openOne, send: func(p *peer, i int) {
+		p.headers(1, 0)
+	}},
+	{name: "small WINDOW_UPDATE", open: openOne, send: func(p *peer, i int) {
+		p.windowUpdate(1, 1)
+	}},
+	{name: "small session WINDOW_UPDATE", send: func(p *peer, i int) {
+		p.windowUpdate(0, 1000)
+	}},
+	{name: "RST_STREAM", send: func(p *peer, i int) {
+		id := framing.StreamID(1 + 2*i)
+		p.synStream(id, 0, 0, 0)
+		p.rst(id, framing.StatusCancel)
+	}},
+	{name: "refused SYN_STREAM", cfg: Config{MaxConcurrentStreams: 1}, open: openOne, send: func(p *peer, i int) {
+		p.synStream(framing.StreamID(3+2*i), 0, 0, framing.FlagFin)
+	}},
+	{name: "NOOP", send: func(p *peer, i int) {
+		p.write(&framing.UnknownFrame{FrameHeader: framing.FrameHeader{Control: true, Version: framing.Version3, Type: framing.FrameNoop}})
+	}},
+	{name: "16 KiB header block", send: func(p *peer, i int) {
+		p.synStream(framing.StreamID(1+2*i), 0, 0, framing.FlagFin, field("big", strings.Repeat("v", 16<<10)))
+	}},
+}
+
+func openOne(p *peer) { p.synStream(1, 0, 0, 0) }
+
+// Each kind of costly frame takes from the flood bucket: a peer that
+// sends fewer than FloodLimit is served, one that sends many more gets
+// GOAWAY PROTOCOL_ERROR and the session ends with ErrFlood.
+func TestFloodLimit(t *testing.T) {
+	for _, k := range floodKinds {
+		t.Run(k.name, func(t *testing.T) {
+			cfg := k.cfg
+			cfg.Version, cfg.FloodLimit, cfg.FloodRate = V31, floodLimit, 1
+			if cfg.MaxConcurrentStreams == 0 {
+				cfg.MaxConcurrentStreams = 1000
+			}
+			s, p, _ := scripted(t, Server, &cfg)
+			if k.open != nil {
+				k.open(p)
+			}
+			i := 0
+			for ; i < floodLimit/2; i++ {
+				k.send(p, i)
+			}
+			for _, g := range p.sync() {
+				if g.Header().Type == framing.FrameGoAway {
+					t.Fatalf("%d costly frames of a bucket of %d: %v", i+1, floodLimit, g.Frame)
+				}
+			}
+			last := s.l.lastPeerID // read after sync: the loop handled every frame
+			p.lenient = true
+			for ; i < 4*floodLimit; i++ {
+				k.send(p, i)
+			}
+			if k.name == "RST_STREAM" || k.name == "refused SYN_STREAM" || strings.Contains(k.name, "header block") {
+				// The GOAWAY names a stream opened during the flood.
+				p.expectGoAwayStatus(framing.GoAwayProtocolError)
+			} else {
+				p.expectGoAway(last, framing.GoAwayProtocolError)
+			}
+			<-s.Done()
+			var pe *ProtocolError
+			if !errors.Is(s.Err(), ErrFlood) || !errors.As(s.Err(), &pe) || pe.Status != framing.GoAwayProtocolError {
+				t.Fatalf("session ended with %v, want a ProtocolError wrapping ErrFlood", s.Err())
+			}
+		})
+	}
+}
+
+// The bucket refills at FloodRate: after a pause that refills it, a peer
+// may spend FloodLimit tokens again.
+func TestFloodRefills(t *testing.T) {
+	s, p, _ := scripted(t, Server, &Config{Version: V31, FloodLimit: floodLimit, FloodRate: 1000})
+	id := uint32(1001)
+	for round := range 3 {
+		for range floodLimit - 2 { // the sync below takes one more
+			p.write(&framing.PingFrame{ID: id})
+			id += 2
+		}
+		for _, g := range p.sync() {
+			if g.Header().Type == framing.FrameGoAway {
+				t.Fatalf("round %d: %v", round, g.Frame)
+			}
+		}
+		// floodLimit tokens at 1000 a second come back in 20 ms.
+		time.Sleep(time.Duration(floodLimit) * time.Millisecond * 2)
+	}
+	select {
+	case <-s.Done():
+		t.Fatalf("session ended: %v", s.Err())
+	default:
+	}
+}
+
+// FloodLimit negative turns the bound off.
+func TestFloodLimitOff(t *testing.T) {
+	_, p, _ := scripted(t, Server, &Config{Version: V31, FloodLimit: -1})
+	for i := range 3 * DefaultFloodLimit {
+		p.write(&framing.PingFrame{ID: uint32(1001 + 2*i)})
+	}
+	for _, g := range p.sync() {
+		if g.Header().Type == framing.FrameGoAway {
+			t.Fatalf("flood bound off, got %v", g.Frame)
+		}
+	}
+}
+
+// A decompression bomb, a small header block that inflates to megabytes,
+// ends the session at once with the default limits: the whole block must
+// be inflated to keep the compression context, and its size costs more
+// than the bucket holds.
+func TestFloodDecompressionBomb(t *testing.T) {
+	s, p, _ := scripted(t, Server, nil)
+	raw := bytes.Repeat([]byte{'a'}, 24<<20) // 1536 tokens of 16 KiB
+	block := p.rawBlock(raw)
+	if len(block) > 64<<10 {
+		t.Fatalf("bomb of %d bytes does not fit a control frame", len(block))
+	}
+	p.write(&framing.SynStreamFrame{FrameHeader: framing.FrameHeader{Type: framing.FrameSynStream, StreamID: 1}, HeaderBlock: block})
+	p.expectGoAwayStatus(framing.GoAwayProtocolError)
+	<-s.Done()
+	if !errors.Is(s.Err(), ErrFlood) {
+		t.Fatalf("session ended with %v, want ErrFlood", s.Err())
+	}
+}
