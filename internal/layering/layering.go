@@ -28,6 +28,15 @@ const (
 	topExamples = "examples"
 )
 
+// Tools are trees inside internal that sit above every library package,
+// as cmd does: test harnesses such as the attack suite, which drive the
+// whole stack. A tool may import any module package except cmd and
+// examples; nothing outside its own tree may import it, so a library
+// package can never depend on one.
+var Tools = []string{
+	"internal/attack",
+}
+
 // maxNoHTTPRank is the highest rank whose transitive imports may not
 // include net/http.
 const maxNoHTTPRank = 3
@@ -63,12 +72,28 @@ func Check(module string, pkgs []Package) []string {
 			report("%s: the module root may not hold Go code", p.ImportPath)
 			continue
 		}
+		if tool, ok := toolOf(module, p.ImportPath); ok {
+			for _, imp := range p.Imports {
+				itop, inModule := topOf(module, imp)
+				if inModule && (itop == topCmd || itop == topExamples) {
+					report("%s imports %s: nothing may import %s/", p.ImportPath, imp, itop)
+				}
+				if itool, ok := toolOf(module, imp); ok && itool != tool {
+					report("%s imports %s: nothing outside %s/ may import it", p.ImportPath, imp, itool)
+				}
+			}
+			continue
+		}
 		rank, ranked := Rank[top]
 		if !ranked && top != topInternal && top != topCmd && top != topExamples {
 			report("%s: top-level package %q has no rank (add it to layering.Rank and docs/architecture.md)", p.ImportPath, top)
 			continue
 		}
 		for _, imp := range p.Imports {
+			if itool, ok := toolOf(module, imp); ok {
+				report("%s imports %s: nothing outside %s/ may import it", p.ImportPath, imp, itool)
+				continue
+			}
 			itop, inModule := topOf(module, imp)
 			if !inModule || itop == top {
 				continue
@@ -103,6 +128,21 @@ func Check(module string, pkgs []Package) []string {
 	}
 	sort.Strings(bad)
 	return bad
+}
+
+// toolOf returns the tool tree (an element of Tools) that path lies in,
+// and whether it lies in one.
+func toolOf(module, path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, module+"/")
+	if !ok {
+		return "", false
+	}
+	for _, t := range Tools {
+		if rest == t || strings.HasPrefix(rest, t+"/") {
+			return t, true
+		}
+	}
+	return "", false
 }
 
 // topOf returns the first path element of path below module ("" for the

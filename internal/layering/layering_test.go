@@ -184,6 +184,12 @@ func TestCheckRules(t *testing.T) {
 		{"compress in framing", Package{ImportPath: m + "/framing", Deps: []string{"compress/flate"}}, true},
 		{"net in flowctl", Package{ImportPath: m + "/flowctl", Deps: []string{"net"}}, true},
 		{"root code", Package{ImportPath: m}, true},
+		{"tool may import library packages", p("internal/attack", "framing", "proxy", "internal/selfsigned"), false},
+		{"tool command in its tree", p("internal/attack/cmd/spdyattack", "internal/attack", "npn"), false},
+		{"tool imports cmd", p("internal/attack", "cmd/spdyd"), true},
+		{"library imports tool", p("proxy", "internal/attack"), true},
+		{"internal leaf imports tool", p("internal/pool", "internal/attack"), true},
+		{"cmd imports tool", p("cmd/spdyd", "internal/attack"), true},
 		{"outside module ignored", Package{ImportPath: "other.org/x", Imports: []string{m + "/proxy"}}, false},
 	}
 	for _, tc := range cases {
