@@ -37,6 +37,14 @@ type Server struct {
 	// defaults, with ManualReply always set (the reply carries the
 	// response headers). Its Version is the protocol of connections whose
 	// protocol was not negotiated (ServeConn without a version, Serve).
+	//
+	// A server faces clients it does not know, so two of its defaults
+	// differ from session.Config's: a zero KeepAlive is
+	// DefaultServerKeepAlive, so that a client that sends nothing, or
+	// stops in the middle of a frame (slowloris), is cut off after
+	// KeepAlive+KeepAliveTimeout; and a zero IdleTimeout is
+	// DefaultServerIdleTimeout, so that sessions without streams do not
+	// pile up. Set them negative for none.
 	Session *session.Config
 	// BaseContext, if set, returns the base context of requests on a
 	// session; nil means context.Background().
@@ -58,6 +66,12 @@ type Server struct {
 	wg         sync.WaitGroup // sessions, connections and handlers in flight
 	bufs       sync.Pool      // *bufio.Writer of bufferSize, reused between responses
 }
+
+// The server's defaults for sessions (see Server.Session).
+const (
+	DefaultServerKeepAlive   = time.Minute
+	DefaultServerIdleTimeout = 5 * time.Minute
+)
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
 // or Close. It is http.ErrServerClosed.
@@ -82,6 +96,12 @@ func (s *Server) sessionConfig(v session.Version) *session.Config {
 		c = *s.Session
 	}
 	c.ManualReply = true
+	if c.KeepAlive == 0 {
+		c.KeepAlive = DefaultServerKeepAlive
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultServerIdleTimeout
+	}
 	if v != 0 {
 		c.Version = v
 	}
