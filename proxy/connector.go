@@ -53,7 +53,8 @@ type Connector struct {
 	// proxy certificate.
 	TLSConfig *tls.Config
 	// Session configures the tunnel sessions, in which the origin is the
-	// SPDY server; Version is always SPDY/3.1.
+	// SPDY server; Version is always SPDY/3.1. Zero FloodLimit and
+	// FloodRate are DefaultTunnelFloodLimit and DefaultTunnelFloodRate.
 	Session *session.Config
 	// MinBackoff and MaxBackoff bound the wait between attempts, which
 	// doubles after every failure and is drawn at random up to that bound
@@ -147,6 +148,7 @@ func (c *Connector) Run(ctx context.Context) error {
 		cfg = *c.Session
 	}
 	cfg.Version = session.V31
+	tunnelFlood(&cfg)
 	interval, timeout := c.PingInterval, c.PingTimeout
 	if interval == 0 {
 		interval = DefaultPingInterval

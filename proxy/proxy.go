@@ -67,7 +67,23 @@ const (
 	// what the proxy may hold for a client that stops reading is bounded
 	// per request. 1 MiB fills 160 Mbit/s at a 50 ms round trip.
 	DefaultTunnelMaxWindow = 1 << 20
+	// DefaultTunnelFloodLimit and DefaultTunnelFloodRate are the flood
+	// bucket of tunnel sessions (session.Config.FloodLimit, FloodRate),
+	// ten times a session's defaults: a tunnel carries the cancels of
+	// every client of its origin, and both its ends are authenticated.
+	DefaultTunnelFloodLimit = 10 * session.DefaultFloodLimit
+	DefaultTunnelFloodRate  = 10 * session.DefaultFloodRate
 )
+
+// tunnelFlood fills in the tunnel defaults of the flood bucket.
+func tunnelFlood(cfg *session.Config) {
+	if cfg.FloodLimit == 0 {
+		cfg.FloodLimit = DefaultTunnelFloodLimit
+	}
+	if cfg.FloodRate == 0 {
+		cfg.FloodRate = DefaultTunnelFloodRate
+	}
+}
 
 // TunnelProtocol is the subprotocol of the tunnel handshake, sent in
 // X-Stream-Protocol-Version.
@@ -109,7 +125,8 @@ type Proxy struct {
 	// Session configures the tunnel sessions, in which the proxy is the
 	// SPDY client. Version is always SPDY/3.1. nil means the defaults of
 	// session.Config, except that a zero MaxWindowSize is
-	// DefaultTunnelMaxWindow, and OpenFailsAtLimit is always set: a request
+	// DefaultTunnelMaxWindow, zero FloodLimit and FloodRate are
+	// DefaultTunnelFloodLimit and DefaultTunnelFloodRate, and OpenFailsAtLimit is always set: a request
 	// beyond the origin's MAX_CONCURRENT_STREAMS is answered 503 at once.
 	Session *session.Config
 	// PingInterval is the time between the pings that measure a tunnel's
@@ -197,6 +214,7 @@ func (p *Proxy) init() {
 		if cfg.MaxWindowSize == 0 && cfg.InitialWindowSize <= DefaultTunnelMaxWindow {
 			cfg.MaxWindowSize = DefaultTunnelMaxWindow
 		}
+		tunnelFlood(&cfg)
 		if cfg.Logger == nil {
 			cfg.Logger = p.Logger
 		}
