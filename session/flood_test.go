@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,46 @@ func TestFloodDecompressionBomb(t *testing.T) {
 	<-s.Done()
 	if !errors.Is(s.Err(), ErrFlood) {
 		t.Fatalf("session ended with %v, want ErrFlood", s.Err())
+	}
+}
+
+// An idle session holds no header compression state: the deflate and
+// inflate contexts (about 110 KB together) are made at the first header
+// block. A server with thousands of idle connections pays for their
+// buffers and goroutines only.
+func TestIdleSessionMemory(t *testing.T) {
+	const n = 100
+	var sessions []*Session
+	defer func() {
+		for _, s := range sessions {
+			s.Close()
+		}
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range n {
+		c1, c2 := tcpPair(t)
+		cs, err := New(c1, Client, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := New(c2, Server, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, cs, ss)
+		if _, err := cs.Ping(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapInuse) - int64(before.HeapInuse)) / (2 * n)
+	t.Logf("heap per idle session: %d bytes", per)
+	if per > 80<<10 {
+		t.Fatalf("an idle session holds %d bytes of heap, want under 80 KiB", per)
 	}
 }

@@ -151,6 +151,11 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 // decodeBlock decodes a header block into ev, with its inflated size (the
 // flood bucket's measure of it; see Config.FloodLimit).
 func (s *Session) decodeBlock(ev *inEvent, block []byte) {
+	if s.dec == nil {
+		// Made at the first block: an idle session holds no inflate
+		// window (about 33 KB).
+		s.dec = hpackz.NewDecoder(s.cfg.Version.headers(), &hpackz.DecoderOptions{MaxBlockSize: s.cfg.MaxHeaderBlockSize})
+	}
 	ev.fields, ev.hdrErr = s.dec.AppendFields(nil, block)
 	var tl *hpackz.TooLargeError
 	switch {

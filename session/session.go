@@ -124,9 +124,7 @@ func New(conn net.Conn, role Role, cfg *Config) (*Session, error) {
 	if c.UnlimitedPeerWindow || c.Version == V2 {
 		s.rfr.MaxDataFrameSize = max(framing.DefaultMaxDataFrameSize, c.MaxBufferPerStream)
 	}
-	s.dec = hpackz.NewDecoder(c.Version.headers(), &hpackz.DecoderOptions{MaxBlockSize: c.MaxHeaderBlockSize})
 	s.wfr = framing.NewFramer(nil, nil, s.wireVersion)
-	s.enc = hpackz.NewEncoder(c.Version.headers(), &hpackz.EncoderOptions{Level: c.HeaderCompression, Sensitive: c.SensitiveHeader})
 	s.initLoop()
 	go s.readLoop(br)
 	go s.writeLoop()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spdygo/spdy/flowctl"
 	"github.com/spdygo/spdy/framing"
+	"github.com/spdygo/spdy/hpackz"
 	"github.com/spdygo/spdy/internal/pool"
 	"github.com/spdygo/spdy/stream"
 )
@@ -82,7 +83,7 @@ func (s *Session) appendCtrlItem(buf []byte, c *ctrlItem) []byte {
 		if c.ss.gone {
 			return buf // failed before it was announced (GOAWAY, session end)
 		}
-		block, berr := s.enc.AppendBlock(s.l.hbuf[:0], c.fields)
+		block, berr := s.encoder().AppendBlock(s.l.hbuf[:0], c.fields)
 		if berr != nil {
 			// The fields were checked by Open; only a block too large for
 			// a frame gets here. The stream was never announced.
@@ -227,7 +228,7 @@ func (s *Session) appendItem(buf []byte, ss *sstream, it *stream.Item) ([]byte, 
 		}
 		return out, nil
 	case stream.ItemReply, stream.ItemHeaders:
-		block, err := s.enc.AppendBlock(s.l.hbuf[:0], it.Fields)
+		block, err := s.encoder().AppendBlock(s.l.hbuf[:0], it.Fields)
 		if err != nil {
 			return buf, err
 		}
@@ -304,4 +305,13 @@ func setLength(f framing.Frame, n int) {
 
 func (s *Session) logFrame(dir string, f framing.Frame) {
 	s.log.Debug("frame", "dir", dir, "frame", f.String())
+}
+
+// encoder returns the header encoder, made at the first block sent: an idle
+// session holds no deflate state (about 75 KB).
+func (s *Session) encoder() *hpackz.Encoder {
+	if s.enc == nil {
+		s.enc = hpackz.NewEncoder(s.cfg.Version.headers(), &hpackz.EncoderOptions{Level: s.cfg.HeaderCompression, Sensitive: s.cfg.SensitiveHeader})
+	}
+	return s.enc
 }
