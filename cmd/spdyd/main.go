@@ -50,7 +50,13 @@ type options struct {
 	push            bool
 	shutdownTimeout time.Duration
 	quiet           bool
+	maxConns        int
 }
+
+// defaultMaxConns is the default of -max-conns. An idle SPDY session
+// costs about 50 KB, so the default bounds idle connections to about
+// 200 MB.
+const defaultMaxConns = 4096
 
 // tls reports whether the server listens with TLS.
 func (o *options) tls() bool { return o.selfSigned || o.tlsCert != "" }
@@ -83,6 +89,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.push, "push", false, "with an HTML page, push the same-origin assets it links to (<link href>, <script src>, <img src>)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long a graceful shutdown waits for requests in flight")
 	fs.BoolVar(&o.quiet, "q", false, "do not log requests")
+	fs.IntVar(&o.maxConns, "max-conns", defaultMaxConns, "most connections served at once; more wait to be accepted; 0 means no limit")
 	return fs
 }
 
@@ -124,6 +131,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	case "auto", "spdy/3.1", "spdy/3", "spdy/2":
 	default:
 		return nil, &usageError{fmt.Sprintf("-proto %q: want auto, spdy/3.1, spdy/3 or spdy/2", o.proto)}
+	}
+	if o.maxConns < 0 {
+		return nil, &usageError{"-max-conns must not be negative"}
 	}
 	if o.shutdownTimeout <= 0 {
 		return nil, &usageError{"-shutdown-timeout must be positive"}

@@ -575,6 +575,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-root", file}, "not a directory"},
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"-addr"}, "flag needs an argument"},
+		{[]string{"-max-conns", "-1"}, "-max-conns must not be negative"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), tc.args, &stdout, &stderr)

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/npn"
 	"github.com/spdygo/spdy/session"
@@ -83,6 +85,11 @@ func start(o *options, logger *log.Logger) (*daemon, error) {
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return nil, err
+	}
+	if o.maxConns > 0 {
+		// Connections beyond the limit wait in the kernel's accept queue;
+		// those being served go on.
+		ln = netutil.LimitListener(ln, o.maxConns)
 	}
 	d.ln = ln
 	if err := d.serve(o); err != nil {

@@ -64,8 +64,14 @@ type options struct {
 	shutdownTimeout time.Duration
 	quiet           bool
 	verbose         bool
+	maxConns        int
 	set             map[string]bool // flags given on the command line
 }
+
+// defaultMaxConns is the default of -max-conns, per front end. An idle
+// SPDY session costs about 50 KB, so the default bounds idle connections
+// to about 200 MB per front end.
+const defaultMaxConns = 4096
 
 const usageText = `usage: spdyproxy -origins FILE [flags]
        spdyproxy -demo
@@ -104,6 +110,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.BoolVar(&o.demo, "demo", false, "run an embedded origin with a sample site and print the URLs to open")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for requests in flight")
 	fs.BoolVar(&o.quiet, "q", false, "do not log requests")
+	fs.IntVar(&o.maxConns, "max-conns", defaultMaxConns, "most client connections each front end serves at once; more wait to be accepted; 0 means no limit")
 	fs.BoolVar(&o.verbose, "v", false, "log debug records (sessions, retries)")
 	return fs
 }
@@ -149,6 +156,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	}
 	if o.tunnel == "" {
 		return nil, &usageError{"-tunnel is required"}
+	}
+	if o.maxConns < 0 {
+		return nil, &usageError{"-max-conns must not be negative"}
 	}
 	if o.shutdownTimeout <= 0 {
 		return nil, &usageError{"-shutdown-timeout must be positive"}

@@ -249,6 +249,7 @@ func TestUsage(t *testing.T) {
 		{"-front", "", "-demo"},
 		{"-demo", "extra"},
 		{"-nosuchflag"},
+		{"-demo", "-max-conns", "-1"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(context.Background(), args, &out, &errb); code != exitUsage {

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/spdygo/spdy/httpadapter"
 	"github.com/spdygo/spdy/internal/selfsigned"
 	"github.com/spdygo/spdy/npn"
@@ -130,6 +132,15 @@ func start(o *options, logger *slog.Logger) (*daemon, error) {
 		d.metricsS = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errLog}
 	}
 	ok = true
+	if o.maxConns > 0 {
+		// Client connections beyond the limit wait in the kernel's accept
+		// queue; those being served go on.
+		for _, ln := range []*net.Listener{&d.frontLn, &d.frontTLSLn} {
+			if *ln != nil {
+				*ln = netutil.LimitListener(*ln, o.maxConns)
+			}
+		}
+	}
 
 	d.goServe(func() error { return d.tunnel.ServeTLS(d.tunnelLn, "", "") })
 	if d.web != nil {

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// getOn sends a GET for /hello.txt on c and reads the answer.
+func getOn(t *testing.T, c net.Conn, br *bufio.Reader) string {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// With -max-conns 1, a second connection is not served while the first
+// is open, and is served as soon as it closes.
+func TestMaxConns(t *testing.T) {
+	root := makeRoot(t)
+	s := startServer(t, "-addr", "127.0.0.1:0", "-root", root.dir, "-q", "-max-conns", "1")
+	a, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.SetDeadline(time.Now().Add(time.Minute)) // hang guard
+	ar := bufio.NewReader(a)
+	if got := getOn(t, a, ar); got != "hello, world\n" {
+		t.Fatalf("first connection got %q", got)
+	}
+	b, err := net.Dial("tcp", s.addr) // completes in the kernel's accept queue
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	b.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := io.WriteString(b, "GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan string, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(b), nil)
+		if err != nil {
+			answered <- "error: " + err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- string(body)
+	}()
+	// The first connection still holds the only slot: it is served again,
+	// and the second cannot have been accepted meanwhile.
+	if got := getOn(t, a, ar); got != "hello, world\n" {
+		t.Fatalf("first connection, second request got %q", got)
+	}
+	select {
+	case got := <-answered:
+		t.Fatalf("second connection served while the first held the only slot: %q", got)
+	default:
+	}
+	a.Close()
+	if got := <-answered; got != "hello, world\n" {
+		t.Fatalf("second connection after the first closed: %q", got)
+	}
+}
