@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/spdygo/spdy/httpadapter"
 )
 
 // getOn sends a GET for /hello.txt on c and reads the answer.
@@ -75,5 +78,25 @@ func TestMaxConns(t *testing.T) {
 	a.Close()
 	if got := <-answered; got != "hello, world\n" {
 		t.Fatalf("second connection after the first closed: %q", got)
+	}
+}
+
+// Idle HTTP connections end after the idle time of SPDY sessions, and the
+// SPDY sessions get the server defaults (keepalive, idle timeout).
+func TestIdleTimeouts(t *testing.T) {
+	o, err := parseFlags([]string{"-addr", "127.0.0.1:0", "-root", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := start(o, log.New(io.Discard, "", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.close()
+	if d.web.IdleTimeout != httpadapter.DefaultServerIdleTimeout {
+		t.Fatalf("HTTP IdleTimeout %v, want %v", d.web.IdleTimeout, httpadapter.DefaultServerIdleTimeout)
+	}
+	if c := d.spdy.Session; c.KeepAlive != 0 || c.IdleTimeout != 0 {
+		t.Fatalf("spdyd overrides the server's session defaults: KeepAlive %v IdleTimeout %v", c.KeepAlive, c.IdleTimeout)
 	}
 }

@@ -75,7 +75,10 @@ func start(o *options, logger *log.Logger) (*daemon, error) {
 			Handler:           files,
 			TLSConfig:         tlsConf,
 			ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog:          logger,
+			// Idle HTTP/1.1 and HTTP/2 connections end as idle SPDY
+			// sessions do.
+			IdleTimeout: httpadapter.DefaultServerIdleTimeout,
+			ErrorLog:    logger,
 		},
 		failed: make(chan error, 2),
 		logger: logger,

@@ -108,7 +108,7 @@ func start(o *options, logger *slog.Logger) (*daemon, error) {
 		if d.frontLn, err = o.listen("front", o.front); err != nil {
 			return nil, fmt.Errorf("-front: %w", err)
 		}
-		d.web = &http.Server{Handler: front, ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+		d.web = &http.Server{Handler: front, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: httpadapter.DefaultServerIdleTimeout, ErrorLog: errLog}
 		d.web.Protocols = new(http.Protocols)
 		d.web.Protocols.SetHTTP1(true)
 		d.web.Protocols.SetUnencryptedHTTP2(true)
@@ -117,7 +117,7 @@ func start(o *options, logger *slog.Logger) (*daemon, error) {
 		if d.frontTLSLn, err = net.Listen("tcp", o.frontTLS); err != nil {
 			return nil, fmt.Errorf("-front-tls: %w", err)
 		}
-		d.webTLS = &http.Server{Handler: front, TLSConfig: tlsConf.Clone(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
+		d.webTLS = &http.Server{Handler: front, TLSConfig: tlsConf.Clone(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: httpadapter.DefaultServerIdleTimeout, ErrorLog: errLog}
 		if err := npn.ConfigureServer(d.webTLS, d.spdy); err != nil {
 			return nil, err
 		}
