@@ -56,6 +56,16 @@ type Server struct {
 	// Flush empties it. A response that fits in it and is complete when
 	// the handler returns gets a Content-Length. Default 16 KiB.
 	WriteBufferSize int
+	// StallTimeout fails a response Write that makes no progress for that
+	// long because the client's flow-control window stays shut (a client
+	// that stopped reading, or opens its window too slowly to matter):
+	// the Write returns an error matching os.ErrDeadlineExceeded, and the
+	// stream is reset when the handler returns. Without it such a client
+	// would hold the handler, its goroutine and its buffers for as long as
+	// it keeps the session alive. A handler that sets its own write
+	// deadline (http.ResponseController) is left to it. Zero means
+	// DefaultServerStallTimeout, negative none.
+	StallTimeout time.Duration
 
 	mu         sync.Mutex
 	listeners  map[net.Listener]struct{}
@@ -71,7 +81,21 @@ type Server struct {
 const (
 	DefaultServerKeepAlive   = time.Minute
 	DefaultServerIdleTimeout = 5 * time.Minute
+	// DefaultServerStallTimeout is the default of Server.StallTimeout, the
+	// send_timeout of common HTTP servers.
+	DefaultServerStallTimeout = time.Minute
 )
+
+// stallChunk is the most a response Write hands the stream under one
+// stall deadline: a client must take this much per StallTimeout.
+const stallChunk = 64 << 10
+
+func (s *Server) stallTimeout() time.Duration {
+	if s.StallTimeout == 0 {
+		return DefaultServerStallTimeout
+	}
+	return s.StallTimeout
+}
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
 // or Close. It is http.ErrServerClosed.
@@ -683,8 +707,9 @@ type responseWriter struct {
 	bodyAllowed bool
 	written     int64
 	declaredCL  int64
-	trailers    []string // declared with the Trailer header
-	sniff       []byte   // the first bytes written, to sniff the content type
+	trailers    []string  // declared with the Trailer header
+	sniff       []byte    // the first bytes written, to sniff the content type
+	stallDL     time.Time // the stall deadline last set (Server.StallTimeout)
 	err         error
 }
 
@@ -862,7 +887,39 @@ func (w *responseWriter) writeStream(p []byte) (int, error) {
 		}
 		return 0, errPushGone
 	}
-	return st.Write(p)
+	d := w.sc.srv.stallTimeout()
+	if d <= 0 {
+		return st.Write(p)
+	}
+	n := 0
+	for n < len(p) {
+		w.armStall(st, d)
+		m, err := st.Write(p[n : n+min(len(p)-n, stallChunk)])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// armStall moves the stream's write deadline to d from now, unless the
+// handler set a deadline of its own. A deadline still most of d away is
+// left, so that a fast response sets one every d/16 rather than one per
+// chunk.
+func (w *responseWriter) armStall(st *stream.Stream, d time.Duration) {
+	now := time.Now()
+	if w.stallDL.Sub(now) > d-d/16 {
+		return
+	}
+	w.dlMu.Lock()
+	own := !w.wdl.IsZero()
+	w.dlMu.Unlock()
+	if own {
+		return
+	}
+	w.stallDL = now.Add(d)
+	st.SetWriteDeadline(w.stallDL)
 }
 
 func (w *responseWriter) wrapErr(err error) error {

@@ -1,13 +1,17 @@
 package httpadapter
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/spdygo/spdy/session"
+	"github.com/spdygo/spdy/stream"
 )
 
 // A Server's sessions ping a client that has sent nothing for
@@ -67,4 +71,64 @@ func TestSlowlorisCutOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A client that stops reading a response leaves its stream's window shut:
+// the handler's Write fails after StallTimeout, and the stream is reset,
+// so that the client cannot hold the handler for as long as it keeps the
+// session alive.
+func TestStallTimeoutEndsStuckResponse(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	werr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := w.Write(big)
+		werr <- err
+	})
+	ts := startServer(t, session.V31, h, &serverOpts{server: func(s *Server) { s.StallTimeout = 50 * time.Millisecond }})
+	st := ts.open(request{path: "/big"}) // and never read
+	select {
+	case err := <-werr:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("handler's Write: %v, want a deadline error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the handler's Write is still blocked")
+	}
+	// The client finds the stream reset after the bytes its window let in.
+	st.SetReadDeadline(time.Now().Add(time.Minute))
+	_, err := io.Copy(io.Discard, st)
+	var re *stream.ResetError
+	if !errors.As(err, &re) {
+		t.Fatalf("client read: %v, want a reset", err)
+	}
+}
+
+// A client that reads slowly but steadily is not cut off: each chunk of
+// the response is written within StallTimeout, though the whole takes
+// longer than that.
+func TestStallTimeoutSparesSlowReader(t *testing.T) {
+	const stall = time.Second
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(big) })
+	ts := startServer(t, session.V31, h, &serverOpts{server: func(s *Server) { s.StallTimeout = stall }})
+	st := ts.open(request{path: "/big"})
+	start := time.Now()
+	var got bytes.Buffer
+	buf := make([]byte, 32<<10)
+	for {
+		st.SetReadDeadline(time.Now().Add(time.Minute))
+		n, err := st.Read(buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", got.Len(), err)
+		}
+		time.Sleep(time.Duration(n) * stall / (1 << 20)) // about 1 MiB per stall
+	}
+	if !bytes.Equal(got.Bytes(), big) {
+		t.Fatalf("got %d bytes, want %d", got.Len(), len(big))
+	}
+	t.Logf("read %d bytes in %v with StallTimeout %v", got.Len(), time.Since(start).Round(time.Millisecond), stall)
 }

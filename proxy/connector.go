@@ -162,7 +162,9 @@ func (c *Connector) Run(ctx context.Context) error {
 	if cfg.Logger == nil {
 		cfg.Logger = c.Logger
 	}
-	srv := &httpadapter.Server{Handler: c.Handler, Session: &cfg, Logger: c.Logger, WriteBufferSize: c.WriteBufferSize}
+	// The proxy watches each request end to end (Proxy.StallTimeout); a
+	// response stalled behind a paused client is the proxy's to end.
+	srv := &httpadapter.Server{Handler: c.Handler, Session: &cfg, Logger: c.Logger, WriteBufferSize: c.WriteBufferSize, StallTimeout: DefaultStallTimeout}
 
 	failures := 0
 	for {
