@@ -345,6 +345,9 @@ type clientStream struct {
 // of the body already read.
 func (cs *clientStream) response(fields []hpackz.Field, method string, first []byte) (*http.Response, error) {
 	n := cs.cc.names
+	if why := invalidField(fields); why != "" {
+		return nil, errors.New("httpadapter: response with an " + why)
+	}
 	code, status, err := parseStatus(fields, cs.cc.version)
 	if err != nil {
 		return nil, err
@@ -794,6 +797,9 @@ func (cc *ClientConn) servePush(st *stream.Stream, h func(*http.Request, *http.R
 // the headers of the request it belongs to.
 func (cc *ClientConn) pushRequest(fields []hpackz.Field, parent *http.Request) (*http.Request, error) {
 	n := cc.names
+	if why := invalidField(fields); why != "" {
+		return nil, errors.New("httpadapter: pushed stream with an " + why)
+	}
 	get := func(name string) string { v, _ := field(fields, name); return v }
 	var u *url.URL
 	var err error
@@ -820,9 +826,15 @@ func (cc *ClientConn) pushRequest(fields []hpackz.Field, parent *http.Request) (
 	if u.Scheme == "" || u.Host == "" || (u.Path == "" && u.Opaque == "") {
 		return nil, errors.New("httpadapter: pushed stream without a URL")
 	}
+	if !validHost(u.Host) {
+		return nil, errors.New("httpadapter: pushed stream with an invalid host")
+	}
 	method := get(n.method)
 	if method == "" {
 		method = http.MethodGet
+	}
+	if !validMethod(method) {
+		return nil, errors.New("httpadapter: pushed stream with an invalid method")
 	}
 	req := &http.Request{
 		Method:     method,

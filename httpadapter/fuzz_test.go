@@ -27,8 +27,8 @@ import (
 //   - an accepted request has a method that is a token, a request target
 //     that begins with "/" or is "*" (or, for CONNECT, a host; in SPDY/2, a
 //     full URL with its host), a Host net/http would accept
-//     (validHost), header names and values net/http would
-//     accept (validToken and ValidHeaderFieldValue) in
+//     (httpHost), header names and values net/http would
+//     accept (httpToken and ValidHeaderFieldValue) in
 //     canonical form, no hop-by-hop headers, a content length that matches
 //     its header, and a protocol version that matches Proto;
 //   - an accepted request encoded again as a client sends it
@@ -133,7 +133,7 @@ const (
 	hostBytes  = "!$%&'()*+,-.:;=[]_~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 
-func validToken(s string) bool {
+func httpToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -145,7 +145,7 @@ func validToken(s string) bool {
 	return true
 }
 
-func validFieldValue(s string) bool {
+func httpValue(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
 			return false
@@ -154,7 +154,7 @@ func validFieldValue(s string) bool {
 	return true
 }
 
-func validHost(s string) bool {
+func httpHost(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if strings.IndexByte(hostBytes, s[i]) < 0 {
 			return false
@@ -171,11 +171,11 @@ var fuzzHopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Tra
 func checkHeader(t *testing.T, what string, h http.Header) {
 	t.Helper()
 	for k, vv := range h {
-		if !validToken(k) || textproto.CanonicalMIMEHeaderKey(k) != k {
+		if !httpToken(k) || textproto.CanonicalMIMEHeaderKey(k) != k {
 			t.Errorf("%s header name %q is not a canonical token", what, k)
 		}
 		for _, x := range vv {
-			if !validFieldValue(x) {
+			if !httpValue(x) {
 				t.Errorf("%s header %s: value %q has bytes net/http refuses", what, k, x)
 			}
 		}
@@ -207,10 +207,10 @@ func checkRequestMapping(t *testing.T, v session.Version, fields []hpackz.Field,
 		}
 		return
 	}
-	if !validMethod(req.Method) || !validToken(req.Method) {
+	if !validMethod(req.Method) || !httpToken(req.Method) {
 		t.Errorf("accepted method %q", req.Method)
 	}
-	if req.Host == "" || !validHost(req.Host) {
+	if req.Host == "" || !httpHost(req.Host) {
 		t.Errorf("accepted host %q", req.Host)
 	}
 	if req.URL == nil {
@@ -219,7 +219,7 @@ func checkRequestMapping(t *testing.T, v session.Version, fields []hpackz.Field,
 	absolute := v == session.V2 && req.URL.Scheme != ""
 	switch {
 	case req.Method == http.MethodConnect:
-		if !validHost(req.URL.Host) || req.URL.Host == "" {
+		if !httpHost(req.URL.Host) || req.URL.Host == "" {
 			t.Errorf("CONNECT to %q", req.URL.Host)
 		}
 	case absolute:
@@ -239,7 +239,7 @@ func checkRequestMapping(t *testing.T, v session.Version, fields []hpackz.Field,
 	}
 	checkHeader(t, "request", req.Header)
 	for k := range req.Trailer {
-		if !validToken(k) {
+		if !httpToken(k) {
 			t.Errorf("trailer %q announced", k)
 		}
 	}
@@ -309,7 +309,7 @@ func checkResponseMapping(t *testing.T, v session.Version, fields []hpackz.Field
 	if resp.StatusCode < 100 || resp.StatusCode > 999 || !strings.HasPrefix(resp.Status, itoa3(resp.StatusCode)) {
 		t.Errorf("status code %d, status %q", resp.StatusCode, resp.Status)
 	}
-	if !validFieldValue(resp.Status) {
+	if !httpValue(resp.Status) {
 		t.Errorf("status %q has bytes net/http refuses", resp.Status)
 	}
 	if major, minor, ok := http.ParseHTTPVersion(resp.Proto); !ok || major != resp.ProtoMajor || minor != resp.ProtoMinor {
@@ -317,7 +317,7 @@ func checkResponseMapping(t *testing.T, v session.Version, fields []hpackz.Field
 	}
 	checkHeader(t, "response", resp.Header)
 	for k := range resp.Trailer {
-		if !validToken(k) {
+		if !httpToken(k) {
 			t.Errorf("trailer %q announced", k)
 		}
 	}
@@ -367,7 +367,7 @@ func checkPushMapping(t *testing.T, v session.Version, fields []hpackz.Field, wi
 	if !validMethod(req.Method) {
 		t.Errorf("push with method %q", req.Method)
 	}
-	if req.URL.Scheme == "" || req.URL.Host == "" || !validHost(req.URL.Host) || req.Host != req.URL.Host {
+	if req.URL.Scheme == "" || req.URL.Host == "" || !httpHost(req.URL.Host) || req.Host != req.URL.Host {
 		t.Errorf("push of %q: scheme %q, host %q, Host %q", req.URL, req.URL.Scheme, req.URL.Host, req.Host)
 	}
 	checkHeader(t, "push", req.Header)

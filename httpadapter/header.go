@@ -219,7 +219,8 @@ func toHeader(h http.Header, fields []hpackz.Field, n *names) {
 	// its own (the capacity of 1 makes a later append copy).
 	strs := make([]string, 0, len(fields))
 	for _, f := range fields {
-		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || hopByHop[f.Name] || connNamed[f.Name] {
+		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || hopByHop[f.Name] || connNamed[f.Name] ||
+			!validMethod(f.Name) || !validValue(f.Value) {
 			continue
 		}
 		key := canonicalName(f.Name)
@@ -320,6 +321,50 @@ func requestFields(r *http.Request, v session.Version) ([]hpackz.Field, error) {
 	return dedupe(fields), nil
 }
 
+// invalidField returns why one of fields received cannot go into an HTTP
+// message, or "": a header name that is not a token, or a value with a
+// control byte other than the tab and the NUL that separates values. These
+// are what net/http refuses (CR and LF would split the header when it is
+// passed on over HTTP/1.1). SPDY's own names, which start with ':', are
+// checked by their meaning.
+func invalidField(fields []hpackz.Field) string {
+	for _, f := range fields {
+		if !validValue(f.Value) {
+			return "invalid header value"
+		}
+		if f.Name != "" && f.Name[0] != ':' && !validMethod(f.Name) {
+			return "invalid header name"
+		}
+	}
+	return ""
+}
+
+// validValue reports whether a received value (NUL-separated values) has
+// no control byte but the tab.
+func validValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t' && c != 0) || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost reports whether host has only the bytes net/http accepts in a
+// Host: those of an RFC 3986 host (a name, an IPv4 or IPv6 address, a
+// percent-encoded zone) and its port.
+func validHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// validMethod reports whether m is a token (RFC 9110), as a method and a
+// header name are.
 func validMethod(m string) bool {
 	for i := 0; i < len(m); i++ {
 		c := m[i]
@@ -386,8 +431,24 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 	} else if method == "" || path == "" || version == "" || host == "" || scheme == "" {
 		return nil, errBadRequest("missing one of :method, :path, :version, :host, :scheme")
 	}
+	if why := invalidField(fields); why != "" {
+		return nil, errBadRequest(why)
+	}
 	if !validMethod(method) {
 		return nil, errBadRequest("invalid method")
+	}
+	if !validHost(host) {
+		return nil, errBadRequest("invalid host")
+	}
+	// The target is an absolute path, "*", a full URL (SPDY/2) or, for
+	// CONNECT, a host: nothing else names a resource of this host.
+	switch {
+	case method == http.MethodConnect:
+		if !validHost(path) {
+			return nil, errBadRequest("invalid connect target")
+		}
+	case !absolute && path[0] != '/' && path != "*":
+		return nil, errBadRequest("invalid path")
 	}
 	major, minor, ok := http.ParseHTTPVersion(version)
 	if !ok {
