@@ -205,3 +205,35 @@ func TestIdleSessionMemory(t *testing.T) {
 		t.Fatalf("an idle session holds %d bytes of heap, want under 80 KiB", per)
 	}
 }
+
+// A peer that advertises small stream windows must return credit in small
+// deltas: those are not costly when they are at least an eighth of its
+// window, so such a peer can move any amount of data.
+func TestFloodSmallWindowPeer(t *testing.T) {
+	s, p, _ := scripted(t, Server, &Config{Version: V31, FloodLimit: floodLimit, FloodRate: 1})
+	p.settings(0, framing.Setting{ID: framing.SettingInitialWindowSize, Value: 1024})
+	p.synStream(1, 0, 0, 0)
+	st := accept(t, s)
+	const total = 64 << 10 // 128 updates of 512 bytes: six buckets' worth
+	errc := make(chan error, 1)
+	go func() {
+		_, err := st.Write(bytes.Repeat([]byte{'x'}, total))
+		errc <- err
+	}()
+	got := 0
+	for got < total {
+		g := p.read()
+		switch f := g.Frame.(type) {
+		case *framing.DataFrame:
+			got += len(f.Data)
+			if got%512 == 0 {
+				p.windowUpdate(1, 512)
+			}
+		case *framing.GoAwayFrame:
+			t.Fatalf("after %d bytes: %v", got, f)
+		}
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1035,12 +1035,18 @@ func (s *Session) onGoAway(ev inEvent) {
 }
 
 // smallWindowUpdate is the delta below which a WINDOW_UPDATE is a costly
-// frame (Config.FloodLimit).
+// frame (Config.FloodLimit), unless the peer's stream windows are so small
+// that it must send such deltas: then the bound is an eighth of its window
+// (a peer returns credit in batches of about half its window).
 const smallWindowUpdate = 1024
 
 func (s *Session) onWindowUpdate(ev inEvent) {
 	l := &s.l
-	if ev.val < smallWindowUpdate && !s.costly("small WINDOW_UPDATE frames", 1) {
+	small := uint32(smallWindowUpdate)
+	if ev.id != 0 {
+		small = min(small, uint32(max(l.peerWindow, 0))/8)
+	}
+	if ev.val < small && !s.costly("small WINDOW_UPDATE frames", 1) {
 		return
 	}
 	if ev.id == 0 {
