@@ -380,7 +380,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case errClientGone:
 		p.m.err(errClientGone)
-		return
+		// Nothing was written. Returning would let the server answer
+		// for us with a complete-looking 200 and an empty body, which a
+		// client that only half-closed its connection would read as
+		// the origin's response: abort it instead.
+		panic(http.ErrAbortHandler)
 	}
 	if errors.Is(err, session.ErrStreamLimit) {
 		p.m.err(errOriginBusy)
