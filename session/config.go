@@ -225,7 +225,8 @@ type Config struct {
 	//     REFUSED_STREAM (stream exhaustion);
 	//   - a WINDOW_UPDATE whose delta is below 1024 (a reader that opens
 	//     the window a byte at a time makes us send tiny frames), or below
-	//     an eighth of the peer's stream window when that is smaller;
+	//     an eighth of the peer's stream window when that is smaller (but
+	//     never below 64);
 	//   - a frame ignored as unknown (NOOP, CREDENTIAL, unknown types and
 	//     versions);
 	//   - each full 16 KiB of an inflated header block (decompression

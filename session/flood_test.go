@@ -43,6 +43,12 @@ var floodKinds = []struct {
 	{name: "small WINDOW_UPDATE", open: openOne, send: func(p *peer, i int) {
 		p.windowUpdate(1, 1)
 	}},
+	{name: "WINDOW_UPDATE of a byte on a window of a byte", open: func(p *peer) {
+		p.settings(0, framing.Setting{ID: framing.SettingInitialWindowSize, Value: 1})
+		openOne(p)
+	}, send: func(p *peer, i int) {
+		p.windowUpdate(1, 1)
+	}},
 	{name: "small session WINDOW_UPDATE", send: func(p *peer, i int) {
 		p.windowUpdate(0, 1000)
 	}},

@@ -1037,14 +1037,19 @@ func (s *Session) onGoAway(ev inEvent) {
 // smallWindowUpdate is the delta below which a WINDOW_UPDATE is a costly
 // frame (Config.FloodLimit), unless the peer's stream windows are so small
 // that it must send such deltas: then the bound is an eighth of its window
-// (a peer returns credit in batches of about half its window).
-const smallWindowUpdate = 1024
+// (a peer returns credit in batches of about half its window), but never
+// below tinyWindowUpdate, so that a peer cannot make updates of a byte
+// free by advertising windows of a few bytes (data dribble).
+const (
+	smallWindowUpdate = 1024
+	tinyWindowUpdate  = 64
+)
 
 func (s *Session) onWindowUpdate(ev inEvent) {
 	l := &s.l
 	small := uint32(smallWindowUpdate)
 	if ev.id != 0 {
-		small = min(small, uint32(max(l.peerWindow, 0))/8)
+		small = min(small, max(uint32(max(l.peerWindow, 0))/8, tinyWindowUpdate))
 	}
 	if ev.val < small && !s.costly("small WINDOW_UPDATE frames", 1) {
 		return
