@@ -48,7 +48,7 @@ type config struct {
 	QuietTimeout   time.Duration // bound of the wait for the end state
 
 	Logger     *slog.Logger // the proxy's and the connectors' records; nil: none
-	ProfileDir string       // if set, heap profile and goroutine dump go there
+	ProfileDir string       // if set, heap profile and goroutine dumps go there
 }
 
 // Defaults of config.
@@ -65,6 +65,10 @@ const (
 	defaultDrain          = 30 * time.Second
 	defaultMaxBackoff     = 2 * time.Second
 	defaultQuietTimeout   = 15 * time.Second
+	// quietSettle is how long the end state's goroutines are awaited down
+	// to their number before the clients started, before the allowance
+	// applies.
+	quietSettle = 2 * time.Second
 	// warmupFraction of the duration is the default warm-up, and at least
 	// one interval.
 	warmupFraction = 0.2
@@ -478,6 +482,9 @@ func (s *soak) drive(ctx context.Context, out io.Writer) (*report, error) {
 	// A moment for the goroutines of the tunnels' handshakes to end.
 	time.Sleep(100 * time.Millisecond)
 	before := runtime.NumGoroutine()
+	if cfg.ProfileDir != "" {
+		s.writeProfile("goroutines-before.txt", "goroutine", 2)
+	}
 
 	clients := s.newClients()
 	var wg sync.WaitGroup
@@ -626,14 +633,18 @@ func (s *soak) quiesce(before int) quiescence {
 		t.CloseIdleConnections()
 	}
 	q := quiescence{GoroutinesBefore: before}
-	end := time.Now().Add(s.cfg.QuietTimeout)
+	start := time.Now()
 	for {
 		q.GoroutinesAfter = runtime.NumGoroutine()
 		q.ProxyStreams = s.p.Stats().StreamsOpen
 		q.OriginActive = s.originActive.Load()
 		q.FrontSessions, _ = s.front.snapshot()
-		q.Reached = q.GoroutinesAfter <= before+quietAllowance && q.ProxyStreams == 0 && q.OriginActive == 0 && q.FrontSessions == 0
-		if q.Reached || time.Now().After(end) {
+		closed := q.ProxyStreams == 0 && q.OriginActive == 0 && q.FrontSessions == 0
+		q.Reached = closed && q.GoroutinesAfter <= before+quietAllowance
+		// The exact number is awaited for a while, so that the report
+		// shows what remains rather than what was still ending.
+		waited := time.Since(start)
+		if (closed && q.GoroutinesAfter <= before) || (q.Reached && waited > quietSettle) || waited > s.cfg.QuietTimeout {
 			return q
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -50,8 +50,9 @@ func (v *verdict) note(format string, args ...any) {
 }
 
 // windows returns the first and the last third (at least one sample each)
-// of the samples after warm-up, and false when there are fewer than two.
-func windows(samples []sample) (first, last []sample, ok bool) {
+// of the samples after warm-up, and how many samples there are after
+// warm-up; first and last are nil when there are fewer than two.
+func windows(samples []sample) (first, last []sample, n int) {
 	var post []sample
 	for _, s := range samples {
 		if !s.WarmUp {
@@ -59,10 +60,10 @@ func windows(samples []sample) (first, last []sample, ok bool) {
 		}
 	}
 	if len(post) < 2 {
-		return nil, nil, false
+		return nil, nil, len(post)
 	}
 	k := max(1, len(post)/3)
-	return post[:k], post[len(post)-k:], true
+	return post[:k], post[len(post)-k:], len(post)
 }
 
 func maxOf(ss []sample, f func(sample) uint64) uint64 {
@@ -75,9 +76,9 @@ func maxOf(ss []sample, f func(sample) uint64) uint64 {
 
 // judgeGrowth applies the growth rule to samples.
 func judgeGrowth(v *verdict, samples []sample, clients int) {
-	first, last, ok := windows(samples)
-	if !ok {
-		v.fail("only %d samples after warm-up: at least 2 are needed to judge growth (lengthen -duration or shorten -interval or -warmup)", len(samples))
+	first, last, n := windows(samples)
+	if first == nil {
+		v.fail("only %d samples after warm-up: at least 2 are needed to judge growth (lengthen -duration or shorten -interval or -warmup)", n)
 		return
 	}
 	check := func(what string, unit uint64, allowance uint64, f func(sample) uint64) {
