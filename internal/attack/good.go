@@ -42,10 +42,10 @@ type GoodClient struct {
 
 // GoodStats counts the good client's requests.
 type GoodStats struct {
-	OK     int64
-	Failed int64
+	OK     int64 `json:"ok"`
+	Failed int64 `json:"failed"`
 	// Errors are the first few failures.
-	Errors []string
+	Errors []string `json:"errors,omitempty"`
 }
 
 // maxGoodErrors is how many failures GoodStats keeps.
