@@ -45,7 +45,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.ReconnectEvery, "reconnect", defaultReconnectEvery, "time between disruptions of an origin's tunnel (cut at the proxy, or connector restarted)")
 	fs.IntVar(&cfg.SPDYShare, "spdy-share", defaultSPDYShare, "SPDY clients sharing one connection")
 	fs.DurationVar(&cfg.Drain, "drain", defaultDrain, "time the requests in flight at the end may take")
-	profile := fs.String("profile", "", "directory to write goroutines-before.txt (before the clients start), heap.pprof (at the end of the load) and goroutines.txt (after it) into")
+	profile := fs.String("profile", "", "directory to write goroutines-before.txt (before the clients start), heap-NNN.pprof (at each line) and goroutines.txt (after the clients stopped) into")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (for example 127.0.0.1:6060)")
 	verbose := fs.Bool("v", false, "log the proxy's and the connectors' records on standard error")
 	fs.Usage = func() {

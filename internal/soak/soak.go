@@ -528,15 +528,19 @@ func (s *soak) drive(ctx context.Context, out io.Writer) (*report, error) {
 			break
 		}
 		now := time.Now()
+		// The warm-up is judged by the sample's scheduled time, so that a
+		// sample due at its end belongs to it however late it is taken.
 		smp := s.sample(now.Sub(start), now.Sub(prevAt), prev)
+		smp.WarmUp = time.Duration(k)*cfg.Interval <= cfg.Warmup
 		prev, prevAt = smp, now
 		rep.Samples = append(rep.Samples, smp)
 		if werr == nil {
 			werr = writeLine(out, smp, cfg.JSON)
 		}
-	}
-	if cfg.ProfileDir != "" {
-		s.writeProfile("heap.pprof", "heap", 0)
+		if cfg.ProfileDir != "" {
+			// Taken just after the sample's collection: its heap figures.
+			s.writeProfile(fmt.Sprintf("heap-%03d.pprof", k), "heap", 0)
+		}
 	}
 
 	// Stop: no new requests; those in flight have Drain to finish.
@@ -594,7 +598,6 @@ func (s *soak) sample(elapsed, dt time.Duration, prev sample) sample {
 	smp := sample{
 		Elapsed:       elapsed,
 		ElapsedS:      elapsed.Seconds(),
-		WarmUp:        elapsed <= s.cfg.Warmup,
 		RSS:           rss,
 		HeapInuse:     inuse,
 		HeapAlloc:     alloc,
@@ -653,9 +656,6 @@ func (s *soak) quiesce(before int) quiescence {
 
 // writeProfile writes the named runtime profile into the profile directory.
 func (s *soak) writeProfile(file, name string, debug int) {
-	if name == "heap" {
-		runtime.GC()
-	}
 	f, err := os.Create(filepath.Join(s.cfg.ProfileDir, file))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v\n", err)

@@ -185,13 +185,13 @@ func TestPatternAndVerifier(t *testing.T) {
 
 func TestTableLine(t *testing.T) {
 	var b bytes.Buffer
-	s := sample{Elapsed: 90 * time.Second, RSS: 100 * mib, HeapInuse: 40 * mib, Goroutines: 321,
+	s := sample{Elapsed: 90 * time.Second, RSS: 100 * mib, HeapInuse: 40 * mib, HeapAlloc: 30 * mib, Goroutines: 321,
 		ProxyStreams: 3, OriginActive: 2, ClientActive: 5, FrontSessions: 4, Tunnels: 3, OK: 1000, Cancelled: 99,
 		Expected: map[string]uint64{"reconnect:status_503": 4}, MBps: 12.5, ReqPerSec: 3.25}
 	if err := writeLine(&b, s, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1m30s", "100M", "40M", "321", "3/2/5", "1000", "99", "4(503=4)", "12.5", "3.2"} {
+	for _, want := range []string{"1m30s", "100M", "40M", "30M", "321", "3/2/5", "1000", "99", "4(503=4)", "12.5", "3.2"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("line %q lacks %q", b.String(), want)
 		}

@@ -156,12 +156,14 @@ func memory() (rss, inuse, alloc uint64) {
 const mib = 1 << 20
 
 // rowFormat lays out the text report's columns.
-const rowFormat = "%-8s %7s %7s %6s %-15s %4s %3s %9s %9s  %-30s %-10s %7s %7s\n"
+const rowFormat = "%-8s %6s %6s %6s %6s %-15s %4s %3s %9s %9s  %-30s %-10s %7s %7s\n"
 
-// tableHeader is the header of the text report: streams are those the
+// tableHeader is the header of the text report: heap is the heap in use,
+// live the bytes of live objects in it (both after a collection); streams
+// are those the
 // proxy has open, the origins' handlers running and the clients' requests
 // in flight; spdy the front end's SPDY sessions, tun the connected tunnels.
-var tableHeader = fmt.Sprintf(rowFormat, "elapsed", "rss", "heap", "gor", "streams p/o/c", "spdy", "tun",
+var tableHeader = fmt.Sprintf(rowFormat, "elapsed", "rss", "heap", "live", "gor", "streams p/o/c", "spdy", "tun",
 	"ok", "cancelled", "expected errors", "unexpect.", "MB/s", "req/s")
 
 // writeLine writes s as one line of the report: JSON or a table row.
@@ -180,6 +182,7 @@ func writeLine(w io.Writer, s sample, asJSON bool) error {
 	}
 	_, err := fmt.Fprintf(w, rowFormat, el,
 		fmt.Sprintf("%.0fM", float64(s.RSS)/mib), fmt.Sprintf("%.0fM", float64(s.HeapInuse)/mib),
+		fmt.Sprintf("%.0fM", float64(s.HeapAlloc)/mib),
 		fmt.Sprint(s.Goroutines), fmt.Sprintf("%d/%d/%d", s.ProxyStreams, s.OriginActive, s.ClientActive),
 		fmt.Sprint(s.FrontSessions), fmt.Sprint(s.Tunnels), fmt.Sprint(s.OK), fmt.Sprint(s.Cancelled),
 		short(kinds(s.Expected)), short(kinds(s.Unexpected)), fmt.Sprintf("%.1f", s.MBps), fmt.Sprintf("%.1f", s.ReqPerSec))
