@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -327,6 +329,21 @@ func (r *cutRun) exchange(ctx context.Context, c *http.Client, base string) {
 	})
 }
 
+// cutWaitFor is waitFor with the goroutines' stacks in the failure, to show
+// what hangs.
+func cutWaitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(hangGuard)
+	for !cond() {
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Fatalf("still waiting for %s after %v\n%s", what, hangGuard, b.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // cutExchange is what the healthy run sent on each connection.
 type cutExchange struct {
 	o2p, p2o []byte // the tunnel: from the origin, and to it
@@ -448,7 +465,9 @@ func runCut(t *testing.T, p *cutPoint) (ex *cutExchange, hit bool) {
 		await(t, "the return of every client call", done)
 	}
 	waitFor(t, "the proxy's streams to end", func() bool { return e.p.Stats().StreamsOpen == 0 })
-	waitFor(t, "the origin's handlers to return", func() bool { return r.active.Load() == 0 })
+	// A handler left running while the proxy has no stream is blocked on
+	// a stream of the tunnel that nothing reads or resets any more.
+	cutWaitFor(t, "the origin's handlers to return", func() bool { return r.active.Load() == 0 })
 	var old string
 	if p != nil && !p.front {
 		// Both ends of the cut tunnel give up on it by themselves, and
