@@ -189,7 +189,7 @@ var cases = map[string]testCase{
 	"truncated-frame":  {},
 	"slowloris": {
 		proxy:  true,
-		server: func(c *session.Config) { c.KeepAlive, c.KeepAliveTimeout = 100*time.Millisecond, 200*time.Millisecond },
+		server: func(c *session.Config) { c.KeepAlive, c.KeepAliveTimeout = 200*time.Millisecond, time.Second },
 		opts:   Options{Wait: hangGuard},
 		more: func(t *testing.T, r *Result) {
 			if n := r.GoAways[framing.GoAwayOK]; n != r.Conns {
@@ -351,7 +351,8 @@ func TestCheckFails(t *testing.T) {
 }
 
 // TestUndefendedServerFails runs floods against a server whose flood
-// budget is off: the suite must see that it took them all.
+// budget is off: the suite must see that it took them all. The floods run
+// unpaced, as fast as the socket takes them.
 func TestUndefendedServerFails(t *testing.T) {
 	for _, name := range []string{"settings-flood", "rapid-reset", "empty-data-flood"} {
 		t.Run(name, func(t *testing.T) {
@@ -359,7 +360,7 @@ func TestUndefendedServerFails(t *testing.T) {
 			target := startServer(t, &session.Config{MaxConcurrentStreams: 100, FloodLimit: -1})
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			defer cancel()
-			opts := testOpts(Options{})
+			opts := testOpts(Options{Unpaced: true})
 			r := a.Run(ctx, target, &opts)
 			t.Logf("%s: %s; %s", name, r.Outcome(), r.Note)
 			if err := a.Check(r); err == nil {

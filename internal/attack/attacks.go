@@ -30,7 +30,14 @@ type Options struct {
 	// connections; 0 means 3 minutes (a server that pings after 60 s of
 	// silence and waits 30 s for the answer needs 90 s).
 	Wait time.Duration
+	// Unpaced makes floods write as fast as the socket takes their
+	// frames, without waiting for the server between batches (see
+	// flood). A server that closes its socket with bytes of the peer
+	// still unread may then lose its GOAWAY in the kernel.
+	Unpaced bool
 }
+
+func (o *Options) paced() bool { return o == nil || !o.Unpaced }
 
 func (o *Options) scale() float64 {
 	if o == nil || o.Scale <= 0 {
@@ -93,7 +100,7 @@ const (
 // bytes of the peer still unread in the kernel makes the kernel answer
 // with a reset and drop what it had not sent yet, the GOAWAY included, and
 // the outcome could not be told.
-func flood(ctx context.Context, p *peer, max, batch int, next func(i int) error) int {
+func flood(ctx context.Context, p *peer, o *Options, max, batch int, next func(i int) error) int {
 	n := 0
 	for n < max {
 		if err := next(n); err != nil {
@@ -101,6 +108,12 @@ func flood(ctx context.Context, p *peer, max, batch int, next func(i int) error)
 		}
 		n++
 		if n%batch != 0 {
+			continue
+		}
+		if !o.paced() {
+			if p.flush() != nil || p.ended() || ctx.Err() != nil {
+				break
+			}
 			continue
 		}
 		id, err := p.ping()
@@ -117,21 +130,21 @@ func flood(ctx context.Context, p *peer, max, batch int, next func(i int) error)
 
 // floodPeer dials the usual peer of a flood: it reads and answers PINGs
 // and grants a large session window.
-func floodPeer(ctx context.Context, t *Target, initialWindow int64, enc encoding) (*peer, error) {
-	return dialPeer(ctx, t, peerConfig{initialWindow: initialWindow, sessionWindow: bigSessionWindow, answerPings: true, enc: enc})
+func floodPeer(ctx context.Context, t *Target, initialWindow int64) (*peer, error) {
+	return dialPeer(ctx, t, peerConfig{initialWindow: initialWindow, sessionWindow: bigSessionWindow, answerPings: true})
 }
 
 // rapidReset opens streams with a valid GET and resets them at once with
 // CANCEL, in a loop (CVE-2023-44487).
 func rapidReset(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("rapid-reset", t)
-	p, err := floodPeer(ctx, t, -1, encStored)
+	p, err := floodPeer(ctx, t, -1)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	req := t.request(t.small())
-	n := flood(ctx, p, o.floodCap(), 32, func(int) error {
+	n := flood(ctx, p, o, o.floodCap(), 32, func(int) error {
 		id := p.newStream()
 		if err := p.synStream(id, true, req); err != nil {
 			return err
@@ -150,7 +163,7 @@ func rapidReset(ctx context.Context, t *Target, o *Options) *Result {
 // finish.
 func streamExhaustion(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("stream-exhaustion", t)
-	p, err := floodPeer(ctx, t, 0, encStored)
+	p, err := floodPeer(ctx, t, 0)
 	if err != nil {
 		r.Err = err
 		return r
@@ -172,7 +185,7 @@ func streamExhaustion(ctx context.Context, t *Target, o *Options) *Result {
 	extra := o.scaled(200, 10)
 	total := int(limit) + extra
 	req := t.request(t.large())
-	n := flood(ctx, p, total, 32, func(int) error { return p.synStream(p.newStream(), true, req) })
+	n := flood(ctx, p, o, total, 32, func(int) error { return p.synStream(p.newStream(), true, req) })
 	r.Beyond = n - int(limit)
 	p.waitFor(ctx, 2*settleTimeout, func(o *obs) bool { return o.answered >= n })
 	p.mu.Lock()
@@ -185,12 +198,12 @@ func streamExhaustion(ctx context.Context, t *Target, o *Options) *Result {
 // settingsFlood sends SETTINGS frames, one entry each, in a loop.
 func settingsFlood(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("settings-flood", t)
-	p, err := floodPeer(ctx, t, -1, encStored)
+	p, err := floodPeer(ctx, t, -1)
 	if err != nil {
 		r.Err = err
 		return r
 	}
-	n := flood(ctx, p, o.floodCap(), 256, func(i int) error {
+	n := flood(ctx, p, o, o.floodCap(), 256, func(i int) error {
 		return p.write(func(fr *framing.Framer) error {
 			return fr.WriteSettings(0, framing.Setting{ID: framing.SettingRoundTripTime, Value: uint32(i)})
 		})
@@ -224,7 +237,9 @@ func pingFlood(ctx context.Context, t *Target, o *Options) *Result {
 			// A pause after each batch lets the server read it all
 			// before the next: when it gives up, nothing of ours is
 			// left unread in its socket (see flood).
-			time.Sleep(pingFloodPause)
+			if o.paced() {
+				time.Sleep(pingFloodPause)
+			}
 		}
 	}
 	p.flush()
@@ -244,14 +259,14 @@ const pingFloodPause = 20 * time.Millisecond
 // session, in turn.
 func windowUpdateFlood(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("window-update-flood", t)
-	p, err := floodPeer(ctx, t, 0, encStored)
+	p, err := floodPeer(ctx, t, 0)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	id := p.newStream()
 	p.synStream(id, true, t.request(t.large()))
-	n := flood(ctx, p, o.floodCap(), 256, func(i int) error {
+	n := flood(ctx, p, o, o.floodCap(), 256, func(i int) error {
 		sid := id
 		if i%2 == 1 {
 			sid = 0
@@ -268,7 +283,7 @@ func windowUpdateFlood(ctx context.Context, t *Target, o *Options) *Result {
 // error), then the session's (a session error).
 func windowOverflow(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("window-overflow", t)
-	p, err := floodPeer(ctx, t, 1024, encStored)
+	p, err := floodPeer(ctx, t, 1024)
 	if err != nil {
 		r.Err = err
 		return r
@@ -301,14 +316,14 @@ func windowOverflow(ctx context.Context, t *Target, o *Options) *Result {
 // stream.
 func emptyDataFlood(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("empty-data-flood", t)
-	p, err := floodPeer(ctx, t, 0, encStored)
+	p, err := floodPeer(ctx, t, 0)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	id := p.newStream()
 	p.synStream(id, false, t.request(t.large()))
-	n := flood(ctx, p, o.floodCap(), 512, func(int) error {
+	n := flood(ctx, p, o, o.floodCap(), 512, func(int) error {
 		return p.write(func(fr *framing.Framer) error { return fr.WriteData(id, false, nil) })
 	})
 	r.Note = fmt.Sprintf("%d empty DATA frames", n)
@@ -321,14 +336,14 @@ func emptyDataFlood(ctx context.Context, t *Target, o *Options) *Result {
 // FIN, on an open stream.
 func emptyHeadersFlood(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("empty-headers-flood", t)
-	p, err := floodPeer(ctx, t, 0, encStored)
+	p, err := floodPeer(ctx, t, 0)
 	if err != nil {
 		r.Err = err
 		return r
 	}
 	id := p.newStream()
 	p.synStream(id, false, t.request(t.large()))
-	n := flood(ctx, p, o.floodCap(), 256, func(int) error { return p.headers(id, false, nil) })
+	n := flood(ctx, p, o, o.floodCap(), 256, func(int) error { return p.headers(id, false, nil) })
 	r.Note = fmt.Sprintf("%d empty HEADERS frames", n)
 	p.settle(ctx)
 	p.finish(ctx, r)
@@ -340,7 +355,7 @@ func emptyHeadersFlood(ctx context.Context, t *Target, o *Options) *Result {
 // delta 1 for each byte read, so that the server sends one-byte frames.
 func zeroWindowDribble(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("zero-window-dribble", t)
-	p, err := floodPeer(ctx, t, dribbleWindow, encStored)
+	p, err := floodPeer(ctx, t, dribbleWindow)
 	if err != nil {
 		r.Err = err
 		return r
@@ -388,7 +403,7 @@ func headerBomb(ctx context.Context, t *Target, o *Options) *Result {
 		r.Err = err
 		return r
 	}
-	n := blockFlood(ctx, t, r, block, o.scaled(10000, 2000), 4)
+	n := blockFlood(ctx, t, o, r, block, o.scaled(10000, 2000), 4)
 	r.Note = fmt.Sprintf("%d blocks of %d bytes inflating to %d", n, len(block), bombSize)
 	return r
 }
@@ -396,14 +411,14 @@ func headerBomb(ctx context.Context, t *Target, o *Options) *Result {
 // blockFlood sends up to max requests whose header block is block (made
 // by selfContained), checking the server's answer every batch, and adds
 // what the peer saw to r.
-func blockFlood(ctx context.Context, t *Target, r *Result, block []byte, max, batch int) int {
+func blockFlood(ctx context.Context, t *Target, o *Options, r *Result, block []byte, max, batch int) int {
 	p, err := dialPeer(ctx, t, peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, answerPings: true, autoWindow: true, enc: encRaw})
 	if err != nil {
 		r.Err = err
 		return 0
 	}
 	first := append(zlibHeader(), block...)
-	n := flood(ctx, p, max, batch, func(i int) error {
+	n := flood(ctx, p, o, max, batch, func(i int) error {
 		if i == 0 {
 			return p.synStreamBlock(p.newStream(), true, first)
 		}
@@ -435,7 +450,7 @@ func headerCount(ctx context.Context, t *Target, o *Options) *Result {
 		r.Err = err
 		return r
 	}
-	n := blockFlood(ctx, t, r, block, o.scaled(2000, 300), 1)
+	n := blockFlood(ctx, t, o, r, block, o.scaled(2000, 300), 1)
 	r.Note = fmt.Sprintf("%d blocks of %d fields (%d bytes compressed)", n, len(req), len(block))
 	return r
 }
@@ -444,7 +459,7 @@ func headerCount(ctx context.Context, t *Target, o *Options) *Result {
 // limit.
 func oversizeControl(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("oversize-control", t)
-	p, err := floodPeer(ctx, t, -1, encStored)
+	p, err := floodPeer(ctx, t, -1)
 	if err != nil {
 		r.Err = err
 		return r
@@ -465,7 +480,7 @@ func oversizeControl(ctx context.Context, t *Target, o *Options) *Result {
 // advertised.
 func oversizeData(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("oversize-data", t)
-	p, err := floodPeer(ctx, t, 0, encStored)
+	p, err := floodPeer(ctx, t, 0)
 	if err != nil {
 		r.Err = err
 		return r
@@ -494,7 +509,7 @@ func oversizeData(ctx context.Context, t *Target, o *Options) *Result {
 // connection.
 func truncatedFrame(ctx context.Context, t *Target, o *Options) *Result {
 	r := newResult("truncated-frame", t)
-	p, err := floodPeer(ctx, t, -1, encStored)
+	p, err := floodPeer(ctx, t, -1)
 	if err != nil {
 		r.Err = err
 		return r

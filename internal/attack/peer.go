@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/adler32"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -128,8 +127,6 @@ const (
 	// encStored writes stored deflate blocks (hpackz.NoCompression): a
 	// few hundred bytes of state, for attacks with many connections.
 	encStored encoding = iota
-	// encHpackz compresses with hpackz at its default level.
-	encHpackz
 	// encRaw: the attack writes its header blocks itself, made by
 	// selfContained.
 	encRaw
@@ -188,9 +185,11 @@ type peerConfig struct {
 	// autoWindow returns the stream window for the DATA read, as a
 	// client reading its responses does.
 	autoWindow bool
-	// small uses small socket buffers, for attacks with many connections.
+	// small uses small read and write buffers, for attacks with many
+	// connections.
 	small bool
-	enc   encoding
+	// enc is how header blocks are compressed.
+	enc encoding
 }
 
 // bigSessionWindow is the session window a peer grants the server:
@@ -212,9 +211,7 @@ type obs struct {
 	data         map[framing.StreamID]int
 	complete     int // streams whose reply and body arrived with FIN
 	acked        map[uint32]bool
-	pings        int // PINGs the server initiated
 	closed       bool
-	readErr      error
 	protoErr     error // what the server sent that we could not parse
 }
 
@@ -436,11 +433,7 @@ func (p *peer) block(fields []hpackz.Field) ([]byte, error) {
 		return nil, errors.New("this peer writes its blocks itself")
 	default:
 		if p.enc == nil {
-			level := hpackz.NoCompression
-			if p.cfg.enc == encHpackz {
-				level = hpackz.DefaultCompression
-			}
-			p.enc = hpackz.NewEncoder(hpackz.V3, &hpackz.EncoderOptions{Level: level})
+			p.enc = hpackz.NewEncoder(hpackz.V3, &hpackz.EncoderOptions{Level: hpackz.NoCompression})
 		}
 		b, err := p.enc.AppendBlock(p.raw[:0], fields)
 		if err != nil {
@@ -686,30 +679,31 @@ func (p *peer) readLoop(br *bufio.Reader) {
 		f, err := fr.ReadFrame()
 		if err != nil {
 			var se *framing.StreamError
-			if errors.As(err, &se) && f != nil {
+			var ce *framing.ConnectionError
+			if errors.As(err, &ce) || (errors.As(err, &se) && f != nil) {
+				// The server broke the protocol: a finding of its own.
 				p.update(func(o *obs) {
 					if o.protoErr == nil {
 						o.protoErr = err
 					}
 				})
-				continue
+				if ce == nil {
+					continue
+				}
 			}
 			self := p.self.Load()
-			p.update(func(o *obs) {
-				if !self {
-					o.closed = true
-					if !errors.Is(err, io.EOF) {
-						o.readErr = err
-					}
-				}
-			})
+			p.update(func(o *obs) { o.closed = o.closed || !self })
 			return
 		}
 		switch f := f.(type) {
 		case *framing.SettingsFrame:
 			p.update(func(o *obs) {
+				// A later frame replaces earlier values; within a frame
+				// the first of duplicates counts.
+				seen := map[framing.SettingID]bool{}
 				for _, s := range f.Settings {
-					if _, dup := o.settings[s.ID]; !dup || !o.gotSettings {
+					if !seen[s.ID] {
+						seen[s.ID] = true
 						o.settings[s.ID] = s.Value
 					}
 				}
@@ -718,7 +712,6 @@ func (p *peer) readLoop(br *bufio.Reader) {
 		case *framing.PingFrame:
 			id := f.ID
 			if id%2 == 0 {
-				p.update(func(o *obs) { o.pings++ })
 				if p.cfg.answerPings {
 					p.send(func(fr *framing.Framer) error { return fr.WritePing(id) })
 				}

@@ -61,6 +61,7 @@ type options struct {
 	hold     time.Duration
 	wait     time.Duration
 	timeout  time.Duration
+	unpaced  bool
 	pid      int
 	good     bool
 	json     bool
@@ -97,6 +98,7 @@ func newFlagSet(o *options, attacks *string) *flag.FlagSet {
 	fs.DurationVar(&o.hold, "hold", 5*time.Second, "how long idle-connections holds its connections")
 	fs.DurationVar(&o.wait, "wait", 3*time.Minute, "how long slowloris waits for the server to close its connections")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "hang guard of one attack")
+	fs.BoolVar(&o.unpaced, "unpaced", false, "floods write as fast as the socket takes them, without waiting for the server's PING answer after each batch (a server that closes with the flood unread may then lose its GOAWAY)")
 	fs.IntVar(&o.pid, "pid", 0, "`pid` of the server process: sample its VmRSS, VmHWM and CPU time during each attack")
 	fs.BoolVar(&o.good, "good", false, "run a well-behaved client beside the attacks and count its answers")
 	fs.BoolVar(&o.json, "json", false, "print the reports as JSON, one object per line")
@@ -174,7 +176,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 
 // attackOptions returns the sizes of the attacks.
 func (o *options) attackOptions() *attack.Options {
-	return &attack.Options{Scale: o.scale, Conns: o.conns, Hold: o.hold, Wait: o.wait}
+	return &attack.Options{Scale: o.scale, Conns: o.conns, Hold: o.hold, Wait: o.wait, Unpaced: o.unpaced}
 }
 
 // tlsConfig returns the TLS configuration of the attacks, nil without
