@@ -286,7 +286,18 @@ func (s *Session) open(ctx context.Context, req *openReq) (*stream.Stream, error
 	case r := <-req.ch:
 		return r.st, r.err
 	case <-ctx.Done():
-		_ = s.runOnLoop(context.Background(), func() { req.canceled = true })
+		// The open may still wait in the loop's queue: mark it canceled and
+		// wait until the loop has seen the mark, which it does after the
+		// open (the queue is in order). By then the open either made a
+		// stream, which is in req.ch and is reset here, or waits for the
+		// peer's stream limit and will be dropped.
+		marked := make(chan struct{})
+		if s.runOnLoop(context.Background(), func() { req.canceled = true; close(marked) }) == nil {
+			select {
+			case <-marked:
+			case <-s.done:
+			}
+		}
 		select {
 		case r := <-req.ch:
 			if r.st != nil {
