@@ -66,16 +66,16 @@ func appendHeader(fields []hpackz.Field, h http.Header, v session.Version, skip 
 			continue
 		}
 		if len(vv) == 1 {
-			// The usual case, without allocating: strings.Map returns
-			// a value that needs no cleaning as it is.
-			if x := strings.Map(cleanValue, vv[0]); x != "" || v != session.V2 {
+			// The usual case, without allocating: cleanValue returns a
+			// value that needs no cleaning as it is.
+			if x := cleanValue(vv[0]); x != "" || v != session.V2 {
 				fields = append(fields, hpackz.Field{Name: name, Value: x})
 			}
 			continue
 		}
 		vals := make([]string, 0, len(vv))
 		for _, x := range vv {
-			if x = strings.Map(cleanValue, x); x != "" {
+			if x = cleanValue(x); x != "" {
 				vals = append(vals, x) // SPDY values cannot hold empty segments
 			}
 		}
@@ -177,15 +177,23 @@ func connectionNamed(conn []string) map[string]bool {
 // cleanValue maps the bytes of a header value that cannot be sent: NUL
 // (SPDY's separator) is dropped, and CR and LF become spaces as in
 // net/http, so that a value cannot split a header when an HTTP/1.1 peer
-// gets it later.
-func cleanValue(r rune) rune {
-	switch r {
-	case 0:
-		return -1
-	case '\r', '\n':
-		return ' '
+// gets it later. It works on bytes: a value that is not UTF-8 (HTTP allows
+// any byte from 0x80 up) is sent as it is.
+func cleanValue(v string) string {
+	if strings.IndexAny(v, "\x00\r\n") < 0 {
+		return v
 	}
-	return r
+	b := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case 0:
+		case '\r', '\n':
+			b = append(b, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // validName reports whether name can be sent: non-empty, printable
