@@ -243,3 +243,26 @@ func TestFloodSmallWindowPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The GOAWAY that ends a flood reaches the flooder even though it is
+// still sending: the session shuts its side and reads on, dropping, until
+// the peer closes or the close timer fires. Closing at once, with the
+// flood unread, made the kernel reset the connection and drop the GOAWAY
+// and the frames before it.
+func TestFloodGoAwayDelivered(t *testing.T) {
+	_, p, _ := scripted(t, Server, nil)
+	var flood bytes.Buffer
+	fr := framing.NewFramer(&flood, nil, framing.Version3)
+	for i := range 20 * DefaultFloodLimit {
+		if err := fr.WriteFrame(&framing.PingFrame{ID: uint32(1001 + 2*i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		p.conn.Write(flood.Bytes()) // in one write, without reading meanwhile; errors once cut off
+	}()
+	<-wrote
+	p.expectGoAwayStatus(framing.GoAwayProtocolError)
+}

@@ -315,8 +315,9 @@ func (s *Session) finishClose() bool {
 }
 
 // shutWrite ends our side of the connection once everything is written,
-// when the session ends gracefully and the connection can (TCP, TLS and
-// the wrappers of npn), and reports whether our side is shut. The
+// when the session ends gracefully or with a GOAWAY of ours (a protocol
+// error, a flood) and the connection can (TCP, TLS and the wrappers of
+// npn), and reports whether our side is shut. The
 // connection is then closed when the peer ends its side (the reader
 // reaches EOF) or when the close timer fires.
 // Closing a TCP socket that still has unread bytes sends a reset, which
@@ -327,7 +328,7 @@ func (s *Session) shutWrite() bool {
 	if l.halfClosed {
 		return true
 	}
-	if l.connClosed || !l.graceful {
+	if l.connClosed || !(l.graceful || l.goawaySent) {
 		return false
 	}
 	cw, ok := s.conn.(interface{ CloseWrite() error })
@@ -423,6 +424,7 @@ func (s *Session) closeWith(err error, goAway bool, status framing.GoAwayStatus)
 		return
 	}
 	l.closing = true
+	s.discard.Store(true)
 	var te *TransportError
 	if l.goawayRecv && errors.As(err, &te) && te.Op == "read" {
 		err = l.peerGoAway // the peer said it was going away, then closed

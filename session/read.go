@@ -49,6 +49,10 @@ func (s *Session) readLoop(br *bufio.Reader) {
 	}
 	fr := s.rfr
 	for {
+		if s.discard.Load() {
+			io.Copy(io.Discard, br)
+			return
+		}
 		f, err := fr.ReadFrame()
 		var ev inEvent
 		if err != nil {
@@ -70,6 +74,13 @@ func (s *Session) readLoop(br *bufio.Reader) {
 			s.lastRead.Store(int64(time.Since(s.start)))
 			s.inbound <- ev
 			if ev.final {
+				if ce != nil {
+					// The peer broke the protocol: the loop answers with
+					// GOAWAY. Read on, dropping, so that closing with
+					// unread bytes does not make the kernel reset the
+					// connection and drop the GOAWAY.
+					io.Copy(io.Discard, br)
+				}
 				return
 			}
 			continue

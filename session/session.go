@@ -60,7 +60,11 @@ type Session struct {
 	errMu    sync.Mutex
 	err      error // why the session ended
 	lastRead atomic.Int64
-	stats    counters
+	// discard tells the reader that the session is ending: what the peer
+	// still sends is read and dropped, not parsed, until it closes or the
+	// close timer closes the connection (see shutWrite).
+	discard atomic.Bool
+	stats   counters
 
 	// Everything below belongs to the loop goroutine.
 	l loopState
