@@ -20,6 +20,14 @@ import (
 // never holds more than the limit of inflated output for a block.
 const DefaultMaxBlockSize = 256 << 10
 
+// DefaultMaxFields is the limit on the name/value pairs of one header block
+// that a [Decoder] applies when [DecoderOptions.MaxFields] is zero. Real
+// requests and responses carry a few dozen; a block of tens of thousands of
+// tiny pairs fits in DefaultMaxBlockSize, compresses to a few KiB, and
+// costs its receiver far more per byte (a map entry and strings for each)
+// than any other header block.
+const DefaultMaxFields = 1000
+
 // DecoderOptions configures a [Decoder]. The zero value gives the defaults.
 type DecoderOptions struct {
 	// MaxBlockSize limits the inflated size of one header block, in
@@ -35,6 +43,11 @@ type DecoderOptions struct {
 	// per 16 KiB of compressed input. The compressed size is bounded by the
 	// frame size the framing layer accepts: bound it there.
 	MaxBlockSize int
+	// MaxFields limits the name/value pairs of one header block: a block
+	// with more is refused with a *TooManyFieldsError before its fields
+	// are built (the context stays in step). Zero means DefaultMaxFields;
+	// negative means no limit.
+	MaxFields int
 }
 
 // A Decoder decodes the header blocks that one direction of a SPDY session
@@ -61,10 +74,11 @@ type DecoderOptions struct {
 // decoding allocation-free apart from the fields' strings, even for blocks
 // over the limit.
 type Decoder struct {
-	v       Version
-	limit   int
-	started bool  // the zlib header was read
-	err     error // sticky *CompressionError
+	v         Version
+	limit     int
+	maxFields int   // 0: no limit
+	started   bool  // the zlib header was read
+	err       error // sticky *CompressionError
 
 	buf    []byte   // the inflated block
 	fields []Field  // scratch for Decode
@@ -80,7 +94,7 @@ func NewDecoder(v Version, opts *DecoderOptions) *Decoder {
 	if !v.valid() {
 		panic(fmt.Sprintf("hpackz: NewDecoder with invalid version %d", int(v)))
 	}
-	limit := DefaultMaxBlockSize
+	limit, maxFields := DefaultMaxBlockSize, DefaultMaxFields
 	if opts != nil {
 		switch {
 		case opts.MaxBlockSize < 0:
@@ -88,8 +102,14 @@ func NewDecoder(v Version, opts *DecoderOptions) *Decoder {
 		case opts.MaxBlockSize > 0:
 			limit = opts.MaxBlockSize
 		}
+		switch {
+		case opts.MaxFields < 0:
+			maxFields = 0
+		case opts.MaxFields > 0:
+			maxFields = opts.MaxFields
+		}
 	}
-	return &Decoder{v: v, limit: limit}
+	return &Decoder{v: v, limit: limit, maxFields: maxFields}
 }
 
 // Decode decodes one header block, the compressed bytes that one
@@ -98,7 +118,8 @@ func NewDecoder(v Version, opts *DecoderOptions) *Decoder {
 // returns an error, it has not called emit. emit must not call methods of d.
 //
 // The error is nil, a *CompressionError (the context is lost: every later
-// call returns the same error), a *BlockError or a *TooLargeError (the
+// call returns the same error), a *BlockError, a *TooLargeError or a
+// *TooManyFieldsError (the
 // context is still in step and the next block decodes normally).
 //
 // The names and values of one block are substrings of a single string of
@@ -195,6 +216,9 @@ func (d *Decoder) parse(dst []Field, raw []byte) ([]Field, error) {
 	// Every pair takes at least two length fields.
 	if count > uint64(len(raw)-ls)/uint64(2*ls) {
 		return dst, errPairCount
+	}
+	if d.maxFields > 0 && count > uint64(d.maxFields) {
+		return dst, &TooManyFieldsError{Fields: int(count), Limit: d.maxFields, Size: len(raw)}
 	}
 	p := ls
 	for range count {

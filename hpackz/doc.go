@@ -34,6 +34,9 @@
 //   - [*TooLargeError]: the inflated block is larger than the configured
 //     limit. The block was still inflated to its end, so the context is in
 //     step; the stream should be refused or reset.
+//   - [*TooManyFieldsError]: the block holds more name/value pairs than the
+//     configured limit. The context is in step; the stream should be
+//     refused or reset.
 //
 // # Compression and secrets
 //

@@ -145,6 +145,20 @@ func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("hpackz: header block of %d bytes exceeds the limit of %d", e.Size, e.Limit)
 }
 
+// TooManyFieldsError reports a header block with more name/value pairs than
+// the decoder's limit (DecoderOptions.MaxFields). The block was inflated to
+// its end, so the decoding context is in step; the stream should be
+// refused or reset.
+type TooManyFieldsError struct {
+	Fields int // the pair count of the block
+	Limit  int // the limit it exceeded
+	Size   int // inflated size of the block in bytes
+}
+
+func (e *TooManyFieldsError) Error() string {
+	return fmt.Sprintf("hpackz: header block of %d fields exceeds the limit of %d", e.Fields, e.Limit)
+}
+
 func blockErrorf(format string, args ...any) *BlockError {
 	return &BlockError{Reason: fmt.Sprintf(format, args...)}
 }

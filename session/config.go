@@ -173,6 +173,10 @@ type Config struct {
 	// MaxHeaderBlockSize limits the inflated size of a received header
 	// block. Default hpackz.DefaultMaxBlockSize (256 KiB).
 	MaxHeaderBlockSize int
+	// MaxHeaderFields limits the name/value pairs of a received header
+	// block; a stream whose block has more is reset with FRAME_TOO_LARGE.
+	// Negative means no limit. Default hpackz.DefaultMaxFields (1000).
+	MaxHeaderFields int
 	// MaxControlFrameSize limits the size of a received control frame.
 	// Default framing.DefaultMaxControlFrameSize (64 KiB).
 	MaxControlFrameSize int
@@ -229,8 +233,9 @@ type Config struct {
 	//     never below 64);
 	//   - a frame ignored as unknown (NOOP, CREDENTIAL, unknown types and
 	//     versions);
-	//   - each full 16 KiB of an inflated header block (decompression
-	//     bombs and blocks of many tiny headers).
+	//   - each full 16 KiB of a received header block, counting each
+	//     name/value pair as its length plus 32 bytes, as HTTP/2 does
+	//     (decompression bombs, and blocks of many tiny headers).
 	//
 	// A well-behaved peer spends a few tokens per minute; the defaults
 	// allow bursts of FloodLimit such frames (a browser cancelling a page's

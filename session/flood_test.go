@@ -3,12 +3,14 @@ package session
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spdygo/spdy/framing"
+	"github.com/spdygo/spdy/hpackz"
 )
 
 // floodLimit is the FloodLimit of the flood tests. FloodRate is 1 token a
@@ -265,4 +267,37 @@ func TestFloodGoAwayDelivered(t *testing.T) {
 	}()
 	<-wrote
 	p.expectGoAwayStatus(framing.GoAwayProtocolError)
+}
+
+// A header block with more pairs than MaxHeaderFields resets its stream
+// with FRAME_TOO_LARGE and the session goes on; blocks of many tiny pairs
+// cost flood tokens for each pair (32 bytes), so that a peer repeating
+// them is cut off long before they cost more than their bytes suggest.
+func TestHeaderFieldLimit(t *testing.T) {
+	many := func(n int) []hpackz.Field {
+		f := make([]hpackz.Field, n)
+		for i := range f {
+			f[i] = field(fmt.Sprintf("h%d", i), "v")
+		}
+		return f
+	}
+	s, p, _ := scripted(t, Server, &Config{Version: V31, MaxHeaderFields: 100})
+	p.synStream(1, 0, 0, framing.FlagFin, many(101)...)
+	p.expectRst(1, framing.StatusFrameTooLarge)
+	p.synStream(3, 0, 0, framing.FlagFin, many(100)...)
+	if st := accept(t, s); st.ID() != 3 || len(st.Headers()) != 100 {
+		t.Fatalf("accepted %d with %d headers, want 3 with 100", st.ID(), len(st.Headers()))
+	}
+	// 15000 pairs of about 10 bytes are some 630 KB to the bucket, about
+	// 40 tokens a block (and 210 KB inflated: under MaxHeaderBlockSize).
+	s, p, _ = scripted(t, Server, &Config{Version: V31, MaxHeaderFields: -1, MaxConcurrentStreams: 1000, FloodRate: 1})
+	p.lenient = true
+	for id := framing.StreamID(1); id < 2*40; id += 2 {
+		p.synStream(id, 0, 0, framing.FlagFin, many(15000)...)
+	}
+	p.expectGoAwayStatus(framing.GoAwayProtocolError)
+	<-s.Done()
+	if !errors.Is(s.Err(), ErrFlood) {
+		t.Fatalf("session ended with %v, want ErrFlood", s.Err())
+	}
 }

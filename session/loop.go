@@ -694,11 +694,12 @@ func (s *Session) remoteFinished(ss *sstream) {
 func (s *Session) headerError(id framing.StreamID, err error) bool {
 	var ce *hpackz.CompressionError
 	var tl *hpackz.TooLargeError
+	var tm *hpackz.TooManyFieldsError
 	switch {
 	case errors.As(err, &ce):
 		s.connError(framing.GoAwayProtocolError, "header block decompression failed", err)
 		return false
-	case errors.As(err, &tl):
+	case errors.As(err, &tl), errors.As(err, &tm):
 		s.resetStream(id, framing.StatusFrameTooLarge)
 	default:
 		s.resetStream(id, framing.StatusProtocolError)

@@ -159,23 +159,31 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 
 // v2Compat reports whether the session speaks SPDY/2 with the departures
 // of Config.V2Compat.
-// decodeBlock decodes a header block into ev, with its inflated size (the
-// flood bucket's measure of it; see Config.FloodLimit).
+// fieldOverhead is what each name/value pair adds to a header block's
+// size in the flood bucket's measure, HTTP/2's 32 bytes: a block of many
+// tiny pairs costs its receiver more than its bytes.
+const fieldOverhead = 32
+
+// decodeBlock decodes a header block into ev, with its size as the flood
+// bucket measures it (see Config.FloodLimit).
 func (s *Session) decodeBlock(ev *inEvent, block []byte) {
 	if s.dec == nil {
 		// Made at the first block: an idle session holds no inflate
 		// window (about 33 KB).
-		s.dec = hpackz.NewDecoder(s.cfg.Version.headers(), &hpackz.DecoderOptions{MaxBlockSize: s.cfg.MaxHeaderBlockSize})
+		s.dec = hpackz.NewDecoder(s.cfg.Version.headers(), &hpackz.DecoderOptions{MaxBlockSize: s.cfg.MaxHeaderBlockSize, MaxFields: s.cfg.MaxHeaderFields})
 	}
 	ev.fields, ev.hdrErr = s.dec.AppendFields(nil, block)
 	var tl *hpackz.TooLargeError
+	var tm *hpackz.TooManyFieldsError
 	switch {
 	case ev.hdrErr == nil:
 		for _, f := range ev.fields {
-			ev.hdrSize += len(f.Name) + len(f.Value) + 8
+			ev.hdrSize += len(f.Name) + len(f.Value) + fieldOverhead
 		}
 	case errors.As(ev.hdrErr, &tl):
 		ev.hdrSize = tl.Size
+	case errors.As(ev.hdrErr, &tm):
+		ev.hdrSize = tm.Size + fieldOverhead*tm.Fields
 	}
 }
 
