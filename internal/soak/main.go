@@ -21,6 +21,7 @@ import (
 	_ "net/http/pprof" // served by -pprof only
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
 
@@ -45,7 +46,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.ReconnectEvery, "reconnect", defaultReconnectEvery, "time between disruptions of an origin's tunnel (cut at the proxy, or connector restarted)")
 	fs.IntVar(&cfg.SPDYShare, "spdy-share", defaultSPDYShare, "SPDY clients sharing one connection")
 	fs.DurationVar(&cfg.Drain, "drain", defaultDrain, "time the requests in flight at the end may take")
-	profile := fs.String("profile", "", "directory to write goroutines-before.txt (before the clients start), heap-NNN.pprof (at each line) and goroutines.txt (after the clients stopped) into")
+	profile := fs.String("profile", "", "directory to write goroutine dumps and heap profiles into: before the clients start, at each line, and once they stopped")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this loopback address (for example 127.0.0.1:6060)")
 	verbose := fs.Bool("v", false, "log the proxy's and the connectors' records on standard error")
 	fs.Usage = func() {
@@ -90,6 +91,8 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		cfg.ProfileDir = *profile
+		// Finer heap profiles than the default of one sample per 512 KiB.
+		runtime.MemProfileRate = 16 << 10
 	}
 	if err := cfg.defaults(); err != nil {
 		fmt.Fprintf(stderr, "soak: %v\n", err)

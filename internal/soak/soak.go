@@ -482,8 +482,10 @@ func (s *soak) drive(ctx context.Context, out io.Writer) (*report, error) {
 	// A moment for the goroutines of the tunnels' handshakes to end.
 	time.Sleep(100 * time.Millisecond)
 	before := runtime.NumGoroutine()
+	heapBefore := liveHeap()
 	if cfg.ProfileDir != "" {
 		s.writeProfile("goroutines-before.txt", "goroutine", 2)
+		s.writeProfile("heap-before.pprof", "heap", 0)
 	}
 
 	clients := s.newClients()
@@ -560,8 +562,10 @@ func (s *soak) drive(ctx context.Context, out io.Writer) (*report, error) {
 	drainTimer.Stop()
 	<-chaosDone
 	rep.Quiet = s.quiesce(before)
+	rep.Quiet.HeapBefore, rep.Quiet.HeapAfter = heapBefore, liveHeap()
 	if cfg.ProfileDir != "" {
 		s.writeProfile("goroutines.txt", "goroutine", 2)
+		s.writeProfile("heap-end.pprof", "heap", 0)
 	}
 
 	expected, unexpected := s.c.errorCounts()

@@ -100,7 +100,7 @@ func flat(n int, rss, heap uint64, gor int) []sample {
 	return ss
 }
 
-var quiet = quiescence{GoroutinesBefore: 40, GoroutinesAfter: 41, Reached: true}
+var quiet = quiescence{GoroutinesBefore: 40, GoroutinesAfter: 41, HeapBefore: mib, HeapAfter: 4 * mib, Reached: true}
 
 func TestJudgePassesNoise(t *testing.T) {
 	ss := flat(10, 100*mib, 40*mib, 300)
@@ -145,6 +145,11 @@ func TestJudgeFails(t *testing.T) {
 	}
 	if v := judge(ss[:3], 24, nil, nil, quiet); v.Pass {
 		t.Error("a single sample after warm-up passed")
+	}
+	kept := quiet
+	kept.HeapBefore, kept.HeapAfter = 1*mib, 6*mib
+	if v := judge(ss, 24, nil, nil, kept); v.Pass {
+		t.Error("live heap kept after the clients stopped passed")
 	}
 }
 

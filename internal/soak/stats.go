@@ -153,6 +153,17 @@ func memory() (rss, inuse, alloc uint64) {
 	return readRSS(), ms.HeapInuse, ms.HeapAlloc
 }
 
+// liveHeap returns the bytes of live heap objects once nothing but live
+// objects is left: two collections, since the buffers in a sync.Pool
+// survive the first.
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
 const mib = 1 << 20
 
 // rowFormat lays out the text report's columns.

@@ -20,17 +20,26 @@ const (
 	// quietAllowance is how many goroutines more than before the clients
 	// started may remain once they stopped and closed their connections.
 	quietAllowance = 8
+	// endHeapAllowance is how much more live heap than before the clients
+	// started may remain once they stopped: what the first requests
+	// initialise once (the MIME table of http.ServeContent, for one).
+	endHeapAllowance = 4 * mib
 )
 
 // quiescence is the state once the clients stopped and closed their
 // connections, compared with the state before they started.
 type quiescence struct {
-	GoroutinesBefore int   `json:"goroutines_before_clients"`
-	GoroutinesAfter  int   `json:"goroutines_after_clients"`
-	ProxyStreams     int64 `json:"proxy_streams_open"`
-	OriginActive     int64 `json:"origin_requests_open"`
-	FrontSessions    int   `json:"front_spdy_sessions"`
-	Reached          bool  `json:"reached"`
+	GoroutinesBefore int `json:"goroutines_before_clients"`
+	GoroutinesAfter  int `json:"goroutines_after_clients"`
+	// HeapBefore and HeapAfter are the live heap (liveHeap) just before
+	// the clients started and once they stopped and the end state was
+	// reached.
+	HeapBefore    uint64 `json:"heap_live_before_clients_bytes"`
+	HeapAfter     uint64 `json:"heap_live_after_clients_bytes"`
+	ProxyStreams  int64  `json:"proxy_streams_open"`
+	OriginActive  int64  `json:"origin_requests_open"`
+	FrontSessions int    `json:"front_spdy_sessions"`
+	Reached       bool   `json:"reached"`
 }
 
 // verdict is the outcome of a run.
@@ -125,8 +134,12 @@ func judge(samples []sample, clients int, unexpected map[string]uint64, examples
 		}
 	}
 	judgeGrowth(&v, samples, clients)
-	v.note("after the clients stopped: %d goroutines (%d before they started), %d proxy streams, %d origin requests, %d front-end SPDY sessions",
-		q.GoroutinesAfter, q.GoroutinesBefore, q.ProxyStreams, q.OriginActive, q.FrontSessions)
+	v.note("after the clients stopped: %d goroutines (%d before they started), %d proxy streams, %d origin requests, %d front-end SPDY sessions, live heap %s (%s before they started)",
+		q.GoroutinesAfter, q.GoroutinesBefore, q.ProxyStreams, q.OriginActive, q.FrontSessions, show(q.HeapAfter, mib), show(q.HeapBefore, mib))
+	if q.HeapAfter > q.HeapBefore+endHeapAllowance {
+		v.fail("after the clients stopped and closed their connections, the live heap is %s, %s more than before they started (allowed %s more): memory of finished requests is still referenced",
+			show(q.HeapAfter, mib), show(q.HeapAfter-q.HeapBefore, mib), show(endHeapAllowance, mib))
+	}
 	if !q.Reached {
 		v.fail("after the clients stopped and closed their connections, %d goroutines remain (%d before they started, allowed %d more), %d proxy streams, %d origin requests and %d front-end SPDY sessions are open",
 			q.GoroutinesAfter, q.GoroutinesBefore, quietAllowance, q.ProxyStreams, q.OriginActive, q.FrontSessions)
