@@ -191,10 +191,10 @@ var suite = []Attack{
 	},
 	{
 		Name:    "header-count",
-		Summary: "send requests with 20000 tiny header fields (220 KB inflated, under the limit), in a loop",
-		Want:    "GOAWAY PROTOCOL_ERROR (flood of inflated bytes), connection closed",
+		Summary: "send requests with 20000 tiny header fields (220 KB inflated, under the size limit), in a loop",
+		Want:    "RST_STREAM FRAME_TOO_LARGE (over 1000 fields), then GOAWAY PROTOCOL_ERROR (each field costs 32 bytes to the flood bucket), connection closed",
 		run:     headerCount,
-		check:   sessionError(framing.GoAwayProtocolError),
+		check:   streamThenSession(framing.StatusFrameTooLarge, framing.GoAwayProtocolError),
 	},
 	{
 		Name:    "oversize-control",
