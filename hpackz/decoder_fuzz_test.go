@@ -39,7 +39,7 @@ func fuzzInput(ctl byte, blocks ...[]byte) []byte {
 }
 
 // FuzzDecodeBlock feeds arbitrary blocks to one Decoder. It must not panic,
-// must keep its memory within the limit, must return only the three error
+// must keep its memory within the limit, must return only the four error
 // kinds (a CompressionError for good), must emit nothing with an error, and
 // must emit only fields that follow the rules and that encode back to
 // exactly the block it inflated. Its seed corpus is in
@@ -92,6 +92,10 @@ func FuzzDecodeBlock(f *testing.F) {
 			case *TooLargeError:
 				if e.Limit != d.limit || e.Size <= e.Limit {
 					t.Fatalf("block %d: %v with a limit of %d", i, err, d.limit)
+				}
+			case *TooManyFieldsError:
+				if e.Limit != d.maxFields || e.Fields <= e.Limit || e.Size > d.limit {
+					t.Fatalf("block %d: %v with a limit of %d fields", i, err, d.maxFields)
 				}
 			default:
 				t.Fatalf("block %d: error %T: %v", i, err, err)
