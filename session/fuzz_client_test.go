@@ -436,6 +436,7 @@ func (a *fuzzClientApp) acceptLoop() {
 	for {
 		st, err := a.ss.Accept(context.Background())
 		if err != nil {
+			a.endAccepting()
 			return
 		}
 		a.mu.Lock()

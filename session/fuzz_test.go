@@ -418,7 +418,19 @@ type fuzzApp struct {
 	bad     []string
 	active  int
 	nAccept uint64        // streams Accept returned
-	moved   chan struct{} // signaled when nAccept grows
+	ended   bool          // Accept failed: the session is ending
+	moved   chan struct{} // signaled when nAccept grows or Accept fails
+}
+
+// endAccepting records that Accept failed, for waitAccepted.
+func (a *fuzzApp) endAccepting() {
+	a.mu.Lock()
+	a.ended = true
+	a.mu.Unlock()
+	select {
+	case a.moved <- struct{}{}:
+	default:
+	}
 }
 
 func (a *fuzzApp) problem(format string, args ...any) {
@@ -432,6 +444,7 @@ func (a *fuzzApp) acceptLoop() {
 	for {
 		st, err := a.ss.Accept(context.Background())
 		if err != nil {
+			a.endAccepting()
 			return
 		}
 		a.mu.Lock()
@@ -506,9 +519,10 @@ func (a *fuzzApp) readStream(st *stream.Stream, answered <-chan struct{}) {
 func (a *fuzzApp) waitAccepted(watch <-chan time.Time, t *testing.T) {
 	for {
 		a.mu.Lock()
-		n := a.nAccept
+		n, ended := a.nAccept, a.ended
 		a.mu.Unlock()
-		if n >= a.ss.Stats().StreamsAccepted {
+		if ended || n >= a.ss.Stats().StreamsAccepted {
+			// A session that is ending drops the streams it queued.
 			return
 		}
 		select {

@@ -336,6 +336,11 @@ func (p *peer) expectEOF() {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isConnReset(err) {
 				p.t.Fatalf("peer: waiting for the end of the connection: %v", err)
 			}
+			// End our side too, as a peer that sees the end does: the
+			// session reads on until then (or for a second).
+			if cw, ok := p.conn.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
 			return
 		}
 		if g.Header().Type == framing.FrameData || g.Header().Type == framing.FrameSynStream {

@@ -336,6 +336,12 @@ func (s *Session) Accept(ctx context.Context) (*stream.Stream, error) {
 			return st, nil
 		}
 		s.acceptMu.Unlock()
+		if err := s.Err(); err != nil {
+			// The session is ending (its error is set before the queue is
+			// emptied): no stream will be queued any more, though the
+			// connection may stay up a little to flush and drain.
+			return nil, err
+		}
 		select {
 		case <-s.acceptSig:
 		case <-ctx.Done():
