@@ -12,6 +12,9 @@ type deadline struct {
 	timer *time.Timer
 	ch    chan struct{} // closed when the deadline has passed
 	fired bool
+	// ended: the stream is over, so no timer is started any more. A timer
+	// holds the stream (and through it its session) until it fires.
+	ended bool
 }
 
 // set changes the deadline; the zero time removes it. A deadline in the
@@ -38,6 +41,9 @@ func (d *deadline) set(t time.Time) {
 		close(d.ch)
 		d.fired = true
 		return
+	}
+	if d.ended {
+		return // nothing waits on an ended stream
 	}
 	ch := d.ch
 	var tm *time.Timer
@@ -68,6 +74,14 @@ func (d *deadline) expired() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.fired
+}
+
+// end releases the timer for good: the stream is over.
+func (d *deadline) end() {
+	d.mu.Lock()
+	d.ended = true
+	d.mu.Unlock()
+	d.stop()
 }
 
 // stop releases the timer.

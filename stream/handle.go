@@ -297,6 +297,10 @@ func (h *Handle) Finish() {
 	if s.done != nil {
 		close(s.done)
 	}
+	// A deadline timer would keep the stream, its headers and its session
+	// alive until it fires (a reset stream is never Closed).
+	s.rdl.end()
+	s.wdl.end()
 	s.broadcastLocked()
 }
 

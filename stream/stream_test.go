@@ -377,3 +377,26 @@ func TestHeaderLookup(t *testing.T) {
 		t.Fatalf("Header lookups: %q %q %q", s.Header("a"), s.Header("b"), s.Header("c"))
 	}
 }
+
+// A stream that ended releases its deadline timers, and starts none after:
+// a timer holds the stream, its headers and its session until it fires,
+// and a reset stream is never closed by its application.
+func TestFinishReleasesDeadlineTimers(t *testing.T) {
+	s, h, _ := newPeerStream(t, Config{ID: 1})
+	s.SetReadDeadline(time.Now().Add(time.Hour))
+	s.SetWriteDeadline(time.Now().Add(time.Hour))
+	if s.rdl.timer == nil || s.wdl.timer == nil {
+		t.Fatal("no timers for the deadlines")
+	}
+	h.Fail(&ResetError{StreamID: 1, Status: framing.StatusCancel, Remote: true})
+	h.Finish()
+	s.SetWriteDeadline(time.Now().Add(time.Hour))
+	if s.rdl.timer != nil || s.wdl.timer != nil {
+		t.Fatal("an ended stream holds deadline timers")
+	}
+	// A deadline in the past still takes effect.
+	s.SetReadDeadline(time.Now().Add(-time.Second))
+	if !s.rdl.expired() {
+		t.Fatal("past read deadline not expired")
+	}
+}
