@@ -29,8 +29,8 @@ const (
 )
 
 // Tools are trees inside internal that sit above every library package,
-// as cmd does: test harnesses such as the attack suite and the soak, which drive the
-// whole stack. A tool may import any module package except cmd and
+// as cmd does: test harnesses such as the attack suite and the soak,
+// which drive the whole stack. A tool may import any module package except cmd and
 // examples; nothing outside its own tree may import it, so a library
 // package can never depend on one.
 var Tools = []string{
