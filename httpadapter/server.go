@@ -60,10 +60,12 @@ type Server struct {
 	// long because the client's flow-control window stays shut (a client
 	// that stopped reading, or opens its window too slowly to matter):
 	// the Write returns an error matching os.ErrDeadlineExceeded, and the
-	// stream is reset when the handler returns. Without it such a client
-	// would hold the handler, its goroutine and its buffers for as long as
-	// it keeps the session alive. A handler that sets its own write
-	// deadline (http.ResponseController) is left to it. Zero means
+	// stream is reset when the handler returns. It also fails a request
+	// body Read that gets no byte for that long (a client that stops
+	// sending its body, "slow POST"). Without it such a client would hold
+	// the handler, its goroutine and its buffers for as long as it keeps
+	// the session alive. A handler that sets its own deadline
+	// (http.ResponseController) is left to it. Zero means
 	// DefaultServerStallTimeout, negative none.
 	StallTimeout time.Duration
 
@@ -532,7 +534,7 @@ func (sc *serverConn) run(w *responseWriter) {
 			req.Body = http.NoBody
 			req.ContentLength = 0
 		} else {
-			w.body = &requestBody{st: st, remaining: req.ContentLength, names: sc.names}
+			w.body = &requestBody{st: st, remaining: req.ContentLength, names: sc.names, stall: sc.srv.stallTimeout()}
 			req.Body = w.body
 		}
 	} else {
@@ -570,17 +572,40 @@ type requestBody struct {
 	st        *stream.Stream
 	req       *http.Request // whose Trailer is filled at the end
 	names     *names
-	remaining int64 // content-length, -1 when unknown
+	remaining int64         // content-length, -1 when unknown
+	stall     time.Duration // Server.StallTimeout; <= 0 for none
+	own       atomic.Bool   // the handler set a read deadline of its own
 
-	mu     sync.Mutex
-	read   int64
-	err    error // sticky: the end of the body or why it failed
-	closed bool
+	mu      sync.Mutex
+	stallDL time.Time // the stall deadline last set
+	read    int64
+	err     error // sticky: the end of the body or why it failed
+	closed  bool
 }
 
 // errBodyTooLong is the error of a request body longer than its
 // content-length.
 var errBodyTooLong = errors.New("httpadapter: request body longer than its content-length")
+
+// armStall moves the stream's read deadline to StallTimeout from now
+// before a Read, unless the handler set a read deadline of its own: a
+// client that stops sending its body (slow POST) makes the Read fail
+// after StallTimeout instead of holding the handler for good. As for
+// writes, a deadline still most of the way off is left.
+func (b *requestBody) armStall() {
+	d := b.stall
+	if d <= 0 || b.own.Load() {
+		return
+	}
+	now := time.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stallDL.Sub(now) > d-d/16 {
+		return
+	}
+	b.stallDL = now.Add(d)
+	b.st.SetReadDeadline(b.stallDL)
+}
 
 func (b *requestBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
@@ -603,6 +628,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 			p = p[:rest]
 		}
 	}
+	b.armStall()
 	n, err := b.st.Read(p)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -959,6 +985,7 @@ func (w *responseWriter) SetReadDeadline(t time.Time) error {
 	if w.body == nil {
 		return nil
 	}
+	w.body.own.Store(true)
 	return w.body.st.SetReadDeadline(t)
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spdygo/spdy/framing"
 	"github.com/spdygo/spdy/session"
 	"github.com/spdygo/spdy/stream"
 )
@@ -131,4 +132,56 @@ func TestStallTimeoutSparesSlowReader(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d", got.Len(), len(big))
 	}
 	t.Logf("read %d bytes in %v with StallTimeout %v", got.Len(), time.Since(start).Round(time.Millisecond), stall)
+}
+
+// A client that stops sending its request body (slow POST) cannot hold
+// the handler: its body Read fails after StallTimeout.
+func TestStallTimeoutEndsStuckUpload(t *testing.T) {
+	rerr := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		rerr <- err
+	})
+	ts := startServer(t, session.V31, h, &serverOpts{server: func(s *Server) { s.StallTimeout = 50 * time.Millisecond }})
+	st := ts.open(request{method: "POST", path: "/upload", open: true})
+	if _, err := st.Write([]byte("the start of a body that never ends")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-rerr:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("handler's body read: %v, want a deadline error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the handler's body read is still blocked")
+	}
+	st.Reset(framing.StatusCancel) // the test is done with the stream
+}
+
+// A client that sends its body slowly but steadily is not cut off: each
+// Read gets bytes within StallTimeout, though the whole takes longer.
+func TestStallTimeoutSparesSlowUpload(t *testing.T) {
+	const stall = 500 * time.Millisecond
+	got := make(chan int, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			got <- -1
+			return
+		}
+		got <- len(b)
+	})
+	ts := startServer(t, session.V31, h, &serverOpts{server: func(s *Server) { s.StallTimeout = stall }})
+	st := ts.open(request{method: "POST", path: "/upload", open: true})
+	const chunks = 40 // 40 × 25 ms: twice the stall timeout in all
+	for range chunks {
+		if _, err := st.Write(bytes.Repeat([]byte("x"), 1024)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(stall / 20)
+	}
+	st.CloseWrite()
+	if n := <-got; n != chunks*1024 {
+		t.Fatalf("handler read %d bytes, want %d", n, chunks*1024)
+	}
 }
