@@ -16,8 +16,8 @@
 // against in-process servers and the spdyattack command runs it against
 // server processes, with the same table. GoodClient is the well-behaved
 // client that runs beside an attack and checks that the server keeps
-// answering it correctly, and Sampler and ProcSampler measure the memory and
-// CPU the server spends.
+// answering it correctly, and RuntimeMeter and ProcMeter measure the memory
+// and CPU the server spends.
 //
 // Scale shrinks the attacks that can be shrunk (connection counts, stream
 // counts); a flood always runs until the server ends the session or its

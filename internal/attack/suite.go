@@ -177,7 +177,7 @@ var suite = []Attack{
 	},
 	{
 		Name:    "zero-window-dribble",
-		Summary: "ask for a large response with a 1-byte stream window and take it one byte at a time (WINDOW_UPDATE delta 1 per byte)",
+		Summary: "ask for a large response with a 64-byte stream window and take it one byte at a time (WINDOW_UPDATE delta 1 per byte)",
 		Want:    "GOAWAY PROTOCOL_ERROR (flood of tiny window updates), connection closed",
 		run:     zeroWindowDribble,
 		check:   sessionError(framing.GoAwayProtocolError),
