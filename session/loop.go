@@ -505,7 +505,7 @@ func (s *Session) handle(ev inEvent) {
 		}
 		return
 	}
-	if ev.hdrSize >= 1<<14 && !s.costly("large header blocks", headerCost(ev.hdrSize)) {
+	if !s.costly("large header blocks", headerCost(ev.hdrSize)) {
 		return
 	}
 	switch ev.typ {
@@ -562,8 +562,8 @@ func (s *Session) invalidFrame() {
 }
 
 // costly takes n tokens from the flood bucket for frames of the kind what
-// (see Config.FloodLimit). When the bucket is empty it ends the session
-// with GOAWAY PROTOCOL_ERROR and reports false.
+// (see Config.FloodLimit); n of 0 costs nothing. When the bucket is empty
+// it ends the session with GOAWAY PROTOCOL_ERROR and reports false.
 func (s *Session) costly(what string, n int) bool {
 	l := &s.l
 	if s.cfg.FloodLimit < 0 || n <= 0 {

@@ -29,7 +29,7 @@ type inEvent struct {
 	data     []byte // DATA payload, from the pool (nil if discarded)
 	fields   []hpackz.Field
 	hdrErr   error // decoding the header block failed
-	hdrSize  int   // the inflated size of the header block
+	hdrSize  int   // the header block's size as the flood bucket counts it (decodeBlock)
 	settings []framing.Setting
 	unknown  bool  // a control frame of another version or unknown type
 	err      error // a frame-level error from framing, or the read error
@@ -50,7 +50,7 @@ func (s *Session) readLoop(br *bufio.Reader) {
 	fr := s.rfr
 	for {
 		if s.discard.Load() {
-			io.Copy(io.Discard, br)
+			drainInput(br)
 			return
 		}
 		f, err := fr.ReadFrame()
@@ -75,11 +75,7 @@ func (s *Session) readLoop(br *bufio.Reader) {
 			s.inbound <- ev
 			if ev.final {
 				if ce != nil {
-					// The peer broke the protocol: the loop answers with
-					// GOAWAY. Read on, dropping, so that closing with
-					// unread bytes does not make the kernel reset the
-					// connection and drop the GOAWAY.
-					io.Copy(io.Discard, br)
+					drainInput(br) // the loop answers with GOAWAY
 				}
 				return
 			}
@@ -94,6 +90,12 @@ func (s *Session) readLoop(br *bufio.Reader) {
 		s.inbound <- ev
 	}
 }
+
+// drainInput reads and drops what the peer still sends, until it closes or
+// the session closes the connection: the session is ending, and closing
+// with unread bytes would make the kernel reset the connection and drop
+// the GOAWAY and the frames before it.
+func drainInput(br *bufio.Reader) { io.Copy(io.Discard, br) }
 
 // httpPrefix starts every HTTP/1.x response.
 const httpPrefix = "HTTP/"
@@ -157,8 +159,6 @@ func (s *Session) toEvent(f framing.Frame) inEvent {
 	return ev
 }
 
-// v2Compat reports whether the session speaks SPDY/2 with the departures
-// of Config.V2Compat.
 // fieldOverhead is what each name/value pair adds to a header block's
 // size in the flood bucket's measure, HTTP/2's 32 bytes: a block of many
 // tiny pairs costs its receiver more than its bytes.
@@ -187,6 +187,8 @@ func (s *Session) decodeBlock(ev *inEvent, block []byte) {
 	}
 }
 
+// v2Compat reports whether the session speaks SPDY/2 with the departures
+// of Config.V2Compat.
 func (s *Session) v2Compat() bool { return s.version == V2 && s.cfg.V2Compat }
 
 // readError turns a failed read into the session's error.

@@ -22,11 +22,8 @@ type deadline struct {
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.timer != nil {
-		d.timer.Stop() // a callback already running sees d.timer changed
-		d.timer = nil
-	}
-	if d.fired { // the old channel is closed: start over with an open one
+	d.stopLocked() // a callback already running sees d.timer changed
+	if d.fired {   // the old channel is closed: start over with an open one
 		d.ch = nil
 		d.fired = false
 	}
@@ -79,15 +76,19 @@ func (d *deadline) expired() bool {
 // end releases the timer for good: the stream is over.
 func (d *deadline) end() {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.ended = true
-	d.mu.Unlock()
-	d.stop()
+	d.stopLocked()
 }
 
 // stop releases the timer.
 func (d *deadline) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.stopLocked()
+}
+
+func (d *deadline) stopLocked() {
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
