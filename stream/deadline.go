@@ -22,8 +22,9 @@ type deadline struct {
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.stopLocked() // a callback already running sees d.timer changed
-	if d.fired {   // the old channel is closed: start over with an open one
+	// A callback already running sees d.timer changed.
+	d.stopLocked()
+	if d.fired { // the old channel is closed: start over with an open one
 		d.ch = nil
 		d.fired = false
 	}
