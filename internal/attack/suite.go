@@ -19,8 +19,8 @@ type Attack struct {
 	Summary string
 	// Want says what the server must do.
 	Want string
-	// run performs the attack.
-	run func(ctx context.Context, t *Target, o *Options) *Result
+	// run performs the attack, recording what happened in r.
+	run func(ctx context.Context, t *Target, o *Options, r *Result)
 	// check returns an error when r is not the prescribed outcome.
 	check func(r *Result) error
 }
@@ -32,8 +32,9 @@ func (a Attack) Run(ctx context.Context, t *Target, o *Options) *Result {
 	if o == nil {
 		o = &Options{}
 	}
+	r := newResult(a.Name, t)
 	start := time.Now()
-	r := a.run(ctx, t, o)
+	a.run(ctx, t, o, r)
 	r.Duration = time.Since(start)
 	return r
 }
