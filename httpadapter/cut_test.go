@@ -205,29 +205,15 @@ func (r *cutRun) handler() http.Handler {
 // nil only for a complete body.
 func (r *cutRun) readBody(what string, resp *http.Response, want []byte) error {
 	defer resp.Body.Close()
-	buf := make([]byte, 3000)
-	off := 0
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if off+n > len(want) || !bytes.Equal(buf[:n], want[off:off+n]) {
-				r.problem("%s: the body differs from what was sent at bytes %d to %d", what, off, off+n)
-				return errors.New("corrupt body")
-			}
-			off += n
-		}
-		if err == io.EOF {
-			if off != len(want) {
-				r.problem("%s: io.EOF after %d of %d bytes: a silently short body", what, off, len(want))
-				return errors.New("short body")
-			}
-			return nil
-		}
-		if err != nil {
-			r.lastResort(what+": Body.Read", err)
-			return err
-		}
+	err := faultnet.ReadExpected(resp.Body, want)
+	var bad *faultnet.BodyError
+	switch {
+	case errors.As(err, &bad):
+		r.problem("%s: %v", what, err)
+	case err != nil:
+		r.lastResort(what+": Body.Read", err)
 	}
+	return err
 }
 
 // request sends req and checks its response in a goroutine of its own,

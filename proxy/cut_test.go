@@ -232,29 +232,15 @@ func (r *cutRun) handler() http.Handler {
 // io.EOF, or a prefix and an error. It returns nil only for a whole body.
 func (r *cutRun) readBody(what string, resp *http.Response, want []byte) error {
 	defer resp.Body.Close()
-	buf := make([]byte, 3000)
-	off := 0
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if off+n > len(want) || !bytes.Equal(buf[:n], want[off:off+n]) {
-				r.problem("%s: the body differs from the origin's at bytes %d to %d", what, off, off+n)
-				return errors.New("corrupt body")
-			}
-			off += n
-		}
-		if err == io.EOF {
-			if off != len(want) {
-				r.problem("%s: io.EOF after %d of %d bytes: a silently short body", what, off, len(want))
-				return errors.New("short body")
-			}
-			return nil
-		}
-		if err != nil {
-			r.ended(what+": reading the body", err)
-			return err
-		}
+	err := faultnet.ReadExpected(resp.Body, want)
+	var bad *faultnet.BodyError
+	switch {
+	case errors.As(err, &bad):
+		r.problem("%s: %v", what, err)
+	case err != nil:
+		r.ended(what+": reading the body", err)
 	}
+	return err
 }
 
 // ended checks the error that ended a client call: a cancelled context is
