@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/adler32"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -464,43 +465,39 @@ func (p *peer) newStream() framing.StreamID {
 func (p *peer) synStream(id framing.StreamID, fin bool, fields []hpackz.Field) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	var flags framing.Flags
-	if fin {
-		flags = framing.FlagFin
-	}
 	return p.writeLocked(func(fr *framing.Framer) error {
 		b, err := p.block(fields)
 		if err != nil {
 			return fmt.Errorf("header block: %w", err)
 		}
-		return fr.WriteSynStream(id, 0, 0, flags, b)
+		return fr.WriteSynStream(id, 0, 0, finFlag(fin), b)
 	})
 }
 
 // synStreamBlock writes a SYN_STREAM opening id with a header block the
 // caller compressed (encRaw).
 func (p *peer) synStreamBlock(id framing.StreamID, fin bool, block []byte) error {
-	var flags framing.Flags
+	return p.write(func(fr *framing.Framer) error { return fr.WriteSynStream(id, 0, 0, finFlag(fin), block) })
+}
+
+// finFlag returns FLAG_FIN when fin is set, no flag otherwise.
+func finFlag(fin bool) framing.Flags {
 	if fin {
-		flags = framing.FlagFin
+		return framing.FlagFin
 	}
-	return p.write(func(fr *framing.Framer) error { return fr.WriteSynStream(id, 0, 0, flags, block) })
+	return 0
 }
 
 // headers writes a HEADERS frame with fields on id.
 func (p *peer) headers(id framing.StreamID, fin bool, fields []hpackz.Field) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	var flags framing.Flags
-	if fin {
-		flags = framing.FlagFin
-	}
 	return p.writeLocked(func(fr *framing.Framer) error {
 		b, err := p.block(fields)
 		if err != nil {
 			return fmt.Errorf("header block: %w", err)
 		}
-		return fr.WriteHeaders(id, flags, b)
+		return fr.WriteHeaders(id, finFlag(fin), b)
 	})
 }
 
@@ -741,7 +738,7 @@ func (p *peer) readLoop(br *bufio.Reader) {
 			status := ""
 			for _, h := range fields {
 				if h.Name == ":status" {
-					status, _, _ = cutSpace(h.Value)
+					status, _, _ = strings.Cut(h.Value, " ") // "200 OK" gives "200"
 				}
 			}
 			p.update(func(o *obs) {
@@ -792,17 +789,6 @@ func (p *peer) returnWindow(id framing.StreamID, n int) {
 	if d >= 16<<10 {
 		p.send(func(fr *framing.Framer) error { return fr.WriteWindowUpdate(id, uint32(d)) })
 	}
-}
-
-// cutSpace returns the part of s before its first space ("200 OK" gives
-// "200").
-func cutSpace(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ' ' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // settingOr returns the server's setting id, or def when it sent none.
