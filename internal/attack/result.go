@@ -1,9 +1,11 @@
 package attack
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,29 +73,20 @@ func (r *Result) reset(s framing.StatusCode, n int) {
 // resetsOtherThan returns the number of RST_STREAM frames with a status
 // not in allowed.
 func (r *Result) resetsOtherThan(allowed ...framing.StatusCode) int {
-	n := 0
-	for s, c := range r.Resets {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || s == a
-		}
-		if !ok {
-			n += c
-		}
-	}
-	return n
+	return countOtherThan(r.Resets, allowed)
 }
 
 // goAwaysOtherThan returns the number of connections that got a GOAWAY
 // with a status not in allowed.
 func (r *Result) goAwaysOtherThan(allowed ...framing.GoAwayStatus) int {
+	return countOtherThan(r.GoAways, allowed)
+}
+
+// countOtherThan sums the counts of m whose key is not in allowed.
+func countOtherThan[K comparable](m map[K]int, allowed []K) int {
 	n := 0
-	for s, c := range r.GoAways {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || s == a
-		}
-		if !ok {
+	for k, c := range m {
+		if !slices.Contains(allowed, k) {
 			n += c
 		}
 	}
@@ -136,13 +129,8 @@ func (r *Result) Outcome() string {
 	return strings.Join(parts, ", ")
 }
 
-func sortedKeys[K interface{ ~uint32 | ~string }, V any](m map[K]V) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return keys
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
 }
 
 // MarshalJSON writes the result with status names as keys, the duration
