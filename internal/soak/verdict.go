@@ -1,9 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"slices"
-)
+import "fmt"
 
 // The growth rule (docs/soak.md): the samples after warm-up are split in
 // thirds; the maximum of the last third may exceed the maximum of the first
@@ -90,25 +87,19 @@ func judgeGrowth(v *verdict, samples []sample, clients int) {
 		v.fail("only %d samples after warm-up: at least 2 are needed to judge growth (lengthen -duration or shorten -interval or -warmup)", n)
 		return
 	}
-	check := func(what string, unit uint64, allowance uint64, f func(sample) uint64) {
+	check := func(what string, unit uint64, fraction float64, allowance uint64, f func(sample) uint64) {
 		base, end := maxOf(first, f), maxOf(last, f)
-		allowed := base + max(uint64(float64(base)*growthFraction), allowance)
+		allowed := base + max(uint64(float64(base)*fraction), allowance)
 		v.note("%s: max %s over the first %d samples after warm-up, %s over the last %d, allowed %s",
 			what, show(base, unit), len(first), show(end, unit), len(last), show(allowed, unit))
 		if end > allowed {
 			v.fail("%s grew from %s to %s after warm-up (allowed up to %s)", what, show(base, unit), show(end, unit), show(allowed, unit))
 		}
 	}
-	check("RSS", mib, rssAllowance, func(s sample) uint64 { return s.RSS })
-	check("heap in use", mib, heapAllowance, func(s sample) uint64 { return s.HeapInuse })
-	g := func(s sample) uint64 { return uint64(s.Goroutines) }
-	gbase, gend := maxOf(first, g), maxOf(last, g)
-	gallowed := gbase + uint64(max(minGoroutineAllowance, clients))
-	v.note("goroutines: max %d over the first %d samples after warm-up, %d over the last %d, allowed %d",
-		gbase, len(first), gend, len(last), gallowed)
-	if gend > gallowed {
-		v.fail("goroutines grew from %d to %d after warm-up (allowed up to %d)", gbase, gend, gallowed)
-	}
+	check("RSS", mib, growthFraction, rssAllowance, func(s sample) uint64 { return s.RSS })
+	check("heap in use", mib, growthFraction, heapAllowance, func(s sample) uint64 { return s.HeapInuse })
+	// Goroutines get no fraction: the allowance is a count of clients.
+	check("goroutines", 1, 0, uint64(max(minGoroutineAllowance, clients)), func(s sample) uint64 { return uint64(s.Goroutines) })
 }
 
 // show writes n in unit (MiB or 1).
@@ -129,7 +120,7 @@ func judge(samples []sample, clients int, unexpected map[string]uint64, examples
 	}
 	if total > 0 {
 		v.fail("%d unexpected errors: %s", total, kinds(unexpected))
-		for _, e := range slices.Clone(examples) {
+		for _, e := range examples {
 			v.Reasons = append(v.Reasons, "  "+e)
 		}
 	}
