@@ -89,7 +89,8 @@ func startProxy(t *testing.T, cfg *session.Config) *Target {
 		t.Fatal(err)
 	}
 	tunnel := p.NewTunnelServer(&tls.Config{Certificates: []tls.Certificate{cert}})
-	go tunnel.ServeTLS(tunnelLn, "", "")
+	tunnelDone := make(chan error, 1)
+	go func() { tunnelDone <- tunnel.ServeTLS(tunnelLn, "", "") }()
 
 	spdy := &httpadapter.Server{Handler: p, Session: cfg}
 	front := &http.Server{Handler: p, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
@@ -100,7 +101,8 @@ func startProxy(t *testing.T, cfg *session.Config) *Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go front.ServeTLS(frontLn, "", "")
+	frontDone := make(chan error, 1)
+	go func() { frontDone <- front.ServeTLS(frontLn, "", "") }()
 
 	leaf, err := x509.ParseCertificate(cert.Certificate[0])
 	if err != nil {
@@ -117,10 +119,12 @@ func startProxy(t *testing.T, cfg *session.Config) *Target {
 	go func() { done <- c.Run(ctx) }()
 	t.Cleanup(func() {
 		front.Close()
+		<-frontDone
 		spdy.Close()
 		cancel()
 		<-done
 		tunnel.Close()
+		<-tunnelDone
 		p.Close()
 	})
 	wctx, wcancel := context.WithTimeout(ctx, hangGuard)
