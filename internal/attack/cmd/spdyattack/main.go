@@ -14,9 +14,10 @@
 // samples from /proc during each attack, and -good runs a well-behaved
 // client beside the attacks that checks every answer byte for byte. With
 // -spawn it builds cmd/spdyd and cmd/spdyproxy, starts them on free ports
-// of 127.0.0.1 (spdyproxy with its demo origin), runs every attack at
-// full size against each with sampling and the good client, prints a
-// table and stops them ("make attack").
+// of 127.0.0.1 (spdyproxy with its demo origin), runs the attacks (by
+// default every one, at full size; -attack and -n choose) against each
+// with sampling and the good client, prints a table and stops them ("make
+// attack").
 //
 // It exits 0 when every attack got its prescribed outcome and the good
 // client every answer right, 1 otherwise, 2 for a bad command line. Run
@@ -76,8 +77,9 @@ gets the outcome the protocol prescribes (GOAWAY and RST_STREAM statuses,
 the connection closed or kept). With -target the server is already
 running: plain TCP with prior knowledge, or TLS with ALPN spdy/3.1 (-tls).
 With -spawn it builds cmd/spdyd and cmd/spdyproxy (with its demo origin),
-starts them on 127.0.0.1, runs every attack at full size against each with
--pid sampling and the good client, prints a table and stops them.
+starts them on 127.0.0.1, runs the attacks (by default every one, at full
+size) against each with -pid sampling and the good client, prints a table
+and stops them.
 
 Attacks: %s.
 
