@@ -92,6 +92,22 @@ const (
 // stall deadline: a client must take this much per StallTimeout.
 const stallChunk = 64 << 10
 
+// stallDeadline is the deadline a stall watch last set on a stream
+// (Server.StallTimeout).
+type stallDeadline struct{ at time.Time }
+
+// move returns the deadline d from now, and true, when the one last set is
+// less than most of d away: a steady exchange moves it every d/16, not at
+// every call.
+func (s *stallDeadline) move(d time.Duration) (time.Time, bool) {
+	now := time.Now()
+	if s.at.Sub(now) > d-d/16 {
+		return time.Time{}, false
+	}
+	s.at = now.Add(d)
+	return s.at, true
+}
+
 func (s *Server) stallTimeout() time.Duration {
 	if s.StallTimeout == 0 {
 		return DefaultServerStallTimeout
@@ -577,7 +593,7 @@ type requestBody struct {
 	own       atomic.Bool   // the handler set a read deadline of its own
 
 	mu      sync.Mutex
-	stallDL time.Time // the stall deadline last set
+	stallDL stallDeadline
 	read    int64
 	err     error // sticky: the end of the body or why it failed
 	closed  bool
@@ -590,21 +606,18 @@ var errBodyTooLong = errors.New("httpadapter: request body longer than its conte
 // armStall moves the stream's read deadline to StallTimeout from now
 // before a Read, unless the handler set a read deadline of its own: a
 // client that stops sending its body (slow POST) makes the Read fail
-// after StallTimeout instead of holding the handler for good. As for
-// writes, a deadline still most of the way off is left.
+// after StallTimeout instead of holding the handler for good (see
+// stallDeadline.move for how often the deadline moves).
 func (b *requestBody) armStall() {
 	d := b.stall
 	if d <= 0 || b.own.Load() {
 		return
 	}
-	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.stallDL.Sub(now) > d-d/16 {
-		return
+	if at, ok := b.stallDL.move(d); ok {
+		b.st.SetReadDeadline(at)
 	}
-	b.stallDL = now.Add(d)
-	b.st.SetReadDeadline(b.stallDL)
 }
 
 func (b *requestBody) Read(p []byte) (int, error) {
@@ -733,9 +746,9 @@ type responseWriter struct {
 	bodyAllowed bool
 	written     int64
 	declaredCL  int64
-	trailers    []string  // declared with the Trailer header
-	sniff       []byte    // the first bytes written, to sniff the content type
-	stallDL     time.Time // the stall deadline last set (Server.StallTimeout)
+	trailers    []string // declared with the Trailer header
+	sniff       []byte   // the first bytes written, to sniff the content type
+	stallDL     stallDeadline
 	err         error
 }
 
@@ -930,22 +943,18 @@ func (w *responseWriter) writeStream(p []byte) (int, error) {
 }
 
 // armStall moves the stream's write deadline to d from now, unless the
-// handler set a deadline of its own. A deadline still most of d away is
-// left, so that a fast response sets one every d/16 rather than one per
-// chunk.
+// handler set a deadline of its own (see stallDeadline.move for how often
+// it moves).
 func (w *responseWriter) armStall(st *stream.Stream, d time.Duration) {
-	now := time.Now()
-	if w.stallDL.Sub(now) > d-d/16 {
-		return
-	}
 	w.dlMu.Lock()
 	own := !w.wdl.IsZero()
 	w.dlMu.Unlock()
 	if own {
 		return
 	}
-	w.stallDL = now.Add(d)
-	st.SetWriteDeadline(w.stallDL)
+	if at, ok := w.stallDL.move(d); ok {
+		st.SetWriteDeadline(at)
+	}
 }
 
 func (w *responseWriter) wrapErr(err error) error {
