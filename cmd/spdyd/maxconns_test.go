@@ -12,22 +12,34 @@ import (
 	"github.com/spdygo/spdy/httpadapter"
 )
 
-// getOn sends a GET for /hello.txt on c and reads the answer.
-func getOn(t *testing.T, c net.Conn, br *bufio.Reader) string {
-	t.Helper()
-	if _, err := io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+// sendGet sends a GET for /hello.txt on c.
+func sendGet(c net.Conn) error {
+	_, err := io.WriteString(c, "GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	return err
+}
+
+// readAnswer reads a response from br and returns its body.
+func readAnswer(br *bufio.Reader) (string, error) {
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// getOn sends a GET for /hello.txt on c and reads the answer.
+func getOn(t *testing.T, c net.Conn, br *bufio.Reader) string {
+	t.Helper()
+	if err := sendGet(c); err != nil {
+		t.Fatal(err)
+	}
+	body, err := readAnswer(br)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return body
 }
 
 // With -max-conns 1, a second connection is not served while the first
@@ -51,19 +63,16 @@ func TestMaxConns(t *testing.T) {
 	}
 	defer b.Close()
 	b.SetDeadline(time.Now().Add(time.Minute))
-	if _, err := io.WriteString(b, "GET /hello.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+	if err := sendGet(b); err != nil {
 		t.Fatal(err)
 	}
 	answered := make(chan string, 1)
 	go func() {
-		resp, err := http.ReadResponse(bufio.NewReader(b), nil)
+		body, err := readAnswer(bufio.NewReader(b))
 		if err != nil {
-			answered <- "error: " + err.Error()
-			return
+			body = "error: " + err.Error()
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		answered <- string(body)
+		answered <- body
 	}()
 	// The first connection still holds the only slot: it is served again,
 	// and the second cannot have been accepted meanwhile.

@@ -10,22 +10,35 @@ import (
 	"time"
 )
 
+// sendDemoGet sends a GET for the demo origin's home page on c.
+func sendDemoGet(c net.Conn) error {
+	_, err := io.WriteString(c, "GET /o/demo/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+	return err
+}
+
+// readStatus reads a whole response from br and returns its status.
+func readStatus(br *bufio.Reader) (int, error) {
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, err
+}
+
 // demoGet sends a GET for the demo origin's home page on c and reads the
 // answer's status.
 func demoGet(t *testing.T, c net.Conn, br *bufio.Reader) int {
 	t.Helper()
-	if _, err := io.WriteString(c, "GET /o/demo/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+	if err := sendDemoGet(c); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(br, nil)
+	code, err := readStatus(br)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode
+	return code
 }
 
 // With -max-conns 1, a second client connection is not served while the
@@ -49,18 +62,16 @@ func TestMaxConns(t *testing.T) {
 	}
 	defer b.Close()
 	b.SetDeadline(time.Now().Add(hangGuard))
-	if _, err := io.WriteString(b, "GET /o/demo/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+	if err := sendDemoGet(b); err != nil {
 		t.Fatal(err)
 	}
 	answered := make(chan int, 1)
 	go func() {
-		resp, err := http.ReadResponse(bufio.NewReader(b), nil)
+		code, err := readStatus(bufio.NewReader(b))
 		if err != nil {
-			answered <- -1
-			return
+			code = -1
 		}
-		resp.Body.Close()
-		answered <- resp.StatusCode
+		answered <- code
 	}()
 	// The first connection holds the only slot: it is served again, and
 	// the second cannot have been accepted meanwhile.
