@@ -38,6 +38,18 @@
 // stream whose reader stalls stops only itself, never the session.
 // Config.UnlimitedPeerWindow serves peers without flow control.
 //
+// # Hostile peers
+//
+// Everything a peer can make a session hold is bounded by a Config field
+// with a default: streams (MaxConcurrentStreams, counting those waiting
+// for Accept), buffered data (the windows), header blocks (size and
+// count), queued control frames, and frames that cost work without moving
+// an exchange forward (the flood bucket of FloodLimit and FloodRate). A
+// session that ends on a protocol error sends GOAWAY, shuts its side of
+// the connection and reads on, dropping, until the peer closes or a
+// second has passed, so that the GOAWAY is not lost to a reset of the
+// connection. docs/security.md lists every limit.
+//
 // # Errors
 //
 // Errors are typed by blast radius: a stream ends with a
