@@ -20,6 +20,15 @@
 // INTERNAL_ERROR without taking the session down. A request's context is
 // cancelled when the client resets the stream or the session ends.
 //
+// The server faces clients it does not know: it runs at most
+// MaxConcurrentStreams handlers per session, pings a client that sends
+// nothing and ends idle sessions (Server.Session's KeepAlive and
+// IdleTimeout default to DefaultServerKeepAlive and
+// DefaultServerIdleTimeout), fails a response write or a request body read
+// that makes no progress for Server.StallTimeout, and refuses with 400 the
+// header fields net/http would refuse (control bytes in values, names that
+// are not tokens, bad hosts and targets).
+//
 // On the client side, Transport keeps one session per origin: http://
 // origins speak its Version over plain TCP with prior knowledge, https://
 // origins negotiate SPDY by ALPN and are served by Fallback when their
