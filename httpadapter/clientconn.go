@@ -833,7 +833,7 @@ func (cc *ClientConn) pushRequest(fields []hpackz.Field, parent *http.Request) (
 	if method == "" {
 		method = http.MethodGet
 	}
-	if !validMethod(method) {
+	if !validToken(method) {
 		return nil, errors.New("httpadapter: pushed stream with an invalid method")
 	}
 	req := &http.Request{

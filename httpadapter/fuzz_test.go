@@ -207,7 +207,7 @@ func checkRequestMapping(t *testing.T, v session.Version, fields []hpackz.Field,
 		}
 		return
 	}
-	if !validMethod(req.Method) || !httpToken(req.Method) {
+	if !validToken(req.Method) || !httpToken(req.Method) {
 		t.Errorf("accepted method %q", req.Method)
 	}
 	if req.Host == "" || !httpHost(req.Host) {
@@ -364,7 +364,7 @@ func checkPushMapping(t *testing.T, v session.Version, fields []hpackz.Field, wi
 	if err != nil || !wire {
 		return
 	}
-	if !validMethod(req.Method) {
+	if !validToken(req.Method) {
 		t.Errorf("push with method %q", req.Method)
 	}
 	if req.URL.Scheme == "" || req.URL.Host == "" || !httpHost(req.URL.Host) || req.Host != req.URL.Host {

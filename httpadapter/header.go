@@ -228,7 +228,7 @@ func toHeader(h http.Header, fields []hpackz.Field, n *names) {
 	strs := make([]string, 0, len(fields))
 	for _, f := range fields {
 		if f.Name == "" || f.Name[0] == ':' || (n == &namesV2 && reservedV2[f.Name]) || hopByHop[f.Name] || connNamed[f.Name] ||
-			!validMethod(f.Name) || !validValue(f.Value) {
+			!validToken(f.Name) || !validValue(f.Value) {
 			continue
 		}
 		key := canonicalName(f.Name)
@@ -294,7 +294,7 @@ func requestFields(r *http.Request, v session.Version) ([]hpackz.Field, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	if !validMethod(method) {
+	if !validToken(method) {
 		return nil, fmt.Errorf("httpadapter: invalid method %q", method)
 	}
 	fields := make([]hpackz.Field, 0, 8+len(r.Header)) // room for content-length and accept-encoding
@@ -340,7 +340,7 @@ func invalidField(fields []hpackz.Field) string {
 		if !validValue(f.Value) {
 			return "invalid header value"
 		}
-		if f.Name != "" && f.Name[0] != ':' && !validMethod(f.Name) {
+		if f.Name != "" && f.Name[0] != ':' && !validToken(f.Name) {
 			return "invalid header name"
 		}
 	}
@@ -373,7 +373,7 @@ func validHost(host string) bool {
 
 // validMethod reports whether m is a token (RFC 9110), as a method and a
 // header name are.
-func validMethod(m string) bool {
+func validToken(m string) bool {
 	for i := 0; i < len(m); i++ {
 		c := m[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
@@ -442,7 +442,7 @@ func parseRequest(fields []hpackz.Field, v session.Version) (*http.Request, erro
 	if why := invalidField(fields); why != "" {
 		return nil, errBadRequest(why)
 	}
-	if !validMethod(method) {
+	if !validToken(method) {
 		return nil, errBadRequest("invalid method")
 	}
 	if !validHost(host) {
