@@ -371,8 +371,8 @@ func validHost(host string) bool {
 	return true
 }
 
-// validMethod reports whether m is a token (RFC 9110), as a method and a
-// header name are.
+// validToken reports whether m is a token (RFC 9110), as a method and a
+// header name must be.
 func validToken(m string) bool {
 	for i := 0; i < len(m); i++ {
 		c := m[i]
