@@ -434,17 +434,9 @@ type fuzzClientApp struct {
 func (a *fuzzClientApp) acceptLoop() {
 	defer a.wg.Done()
 	for {
-		st, err := a.ss.Accept(context.Background())
-		if err != nil {
-			a.endAccepting()
+		st, ok := a.accept()
+		if !ok {
 			return
-		}
-		a.mu.Lock()
-		a.nAccept++
-		a.mu.Unlock()
-		select {
-		case a.moved <- struct{}{}:
-		default:
 		}
 		if st.ID().ClientInitiated() {
 			a.problem("Accept returned stream %d, of the client's parity", st.ID())
@@ -593,9 +585,6 @@ func (a *fuzzClientApp) request(st *stream.Stream, kind, n int, checked bool) {
 // fuzzServerEnd is the server's end: it writes the input and reads what
 // the client session writes.
 type fuzzServerEnd struct {
-	c        *fuzzHalf
-	wire     framing.Version
-	compat   bool
 	maxFrame int
 	// Flow control, when the program allows the check: the most DATA
 	// each stream (and the session, in SPDY/3.1) may carry.
@@ -604,9 +593,7 @@ type fuzzServerEnd struct {
 	credit     map[framing.StreamID]int64
 	streamFlow bool
 	uni        map[framing.StreamID]bool // the unidirectional pushes sent
-	mu         sync.Mutex
-	pings      map[uint32]chan struct{}
-	blind      chan struct{}
+	fuzzPeerEnd
 }
 
 // fuzzReq is what the client session has sent on one stream.
@@ -727,12 +714,7 @@ func (c *fuzzServerEnd) drain(hver hpackz.Version, problem func(string, ...any))
 			}
 			goaway = true
 		case *framing.PingFrame:
-			c.mu.Lock()
-			if ch := c.pings[f.ID]; ch != nil {
-				close(ch)
-				delete(c.pings, f.ID)
-			}
-			c.mu.Unlock()
+			c.answered(f.ID)
 		case *framing.UnknownFrame:
 			if !c.compat || f.Type != framing.FrameWindowUpdate {
 				problem("session wrote an unknown frame: %v", f)
@@ -762,26 +744,6 @@ func fieldValue(fields []hpackz.Field, name string) string {
 		}
 	}
 	return ""
-}
-
-// sync sends a PING and waits for its reply, the end of the session, or
-// the end of parsing: the session has handled everything sent before it.
-func (c *fuzzServerEnd) sync(s *Session, id uint32, watch <-chan time.Time, t *testing.T) {
-	ch := make(chan struct{})
-	c.mu.Lock()
-	c.pings[id] = ch
-	c.mu.Unlock()
-	b, _ := framing.NewFramer(nil, nil, c.wire).AppendFrame(nil, &framing.PingFrame{FrameHeader: framing.FrameHeader{Type: framing.FramePing}, ID: id})
-	if _, err := c.c.Write(b); err != nil {
-		return
-	}
-	select {
-	case <-ch:
-	case <-s.Done():
-	case <-c.blind:
-	case <-watch:
-		t.Fatalf("watchdog: a live session did not answer a PING in %v\n%s", fuzzWatchdog, faultStacks())
-	}
 }
 
 func runFuzzClient(t *testing.T, in []byte) {
@@ -823,8 +785,7 @@ func runFuzzClient(t *testing.T, in []byte) {
 	app.wg.Add(1)
 	go app.acceptLoop()
 
-	server := &fuzzServerEnd{c: sc, wire: wire, compat: cfg.V2Compat, maxFrame: DefaultMaxFrameSize,
-		pings: make(map[uint32]chan struct{}), blind: make(chan struct{})}
+	server := &fuzzServerEnd{fuzzPeerEnd: newFuzzPeerEnd(sc, wire, cfg.V2Compat), maxFrame: DefaultMaxFrameSize}
 	if cfg.MaxFrameSize > 0 {
 		server.maxFrame = cfg.MaxFrameSize
 	}

@@ -422,15 +422,22 @@ type fuzzApp struct {
 	moved   chan struct{} // signaled when nAccept grows or Accept fails
 }
 
-// endAccepting records that Accept failed, for waitAccepted.
-func (a *fuzzApp) endAccepting() {
+// accept takes the next stream from Accept and counts it, or records that
+// Accept failed (the session is ending), for waitAccepted.
+func (a *fuzzApp) accept() (*stream.Stream, bool) {
+	st, err := a.ss.Accept(context.Background())
 	a.mu.Lock()
-	a.ended = true
+	if err != nil {
+		a.ended = true
+	} else {
+		a.nAccept++
+	}
 	a.mu.Unlock()
 	select {
 	case a.moved <- struct{}{}:
 	default:
 	}
+	return st, err == nil
 }
 
 func (a *fuzzApp) problem(format string, args ...any) {
@@ -442,17 +449,9 @@ func (a *fuzzApp) problem(format string, args ...any) {
 func (a *fuzzApp) acceptLoop() {
 	defer a.wg.Done()
 	for {
-		st, err := a.ss.Accept(context.Background())
-		if err != nil {
-			a.endAccepting()
+		st, ok := a.accept()
+		if !ok {
 			return
-		}
-		a.mu.Lock()
-		a.nAccept++
-		a.mu.Unlock()
-		select {
-		case a.moved <- struct{}{}:
-		default:
 		}
 		if !a.serve {
 			continue
@@ -558,12 +557,22 @@ func (a *fuzzApp) answer(st *stream.Stream, answered chan<- struct{}) {
 // fuzzClient is the client's end: it writes the input and reads what the
 // session writes.
 type fuzzClient struct {
+	fuzzPeerEnd
+}
+
+// fuzzPeerEnd is what the harnesses' ends of the connection share: the
+// connection, and the PINGs that sync waits for.
+type fuzzPeerEnd struct {
 	c      *fuzzHalf
 	wire   framing.Version
 	compat bool // Config.V2Compat: SPDY/2 with WINDOW_UPDATE
 	mu     sync.Mutex
 	pings  map[uint32]chan struct{}
 	blind  chan struct{} // closed when drain stops parsing
+}
+
+func newFuzzPeerEnd(c *fuzzHalf, wire framing.Version, compat bool) fuzzPeerEnd {
+	return fuzzPeerEnd{c: c, wire: wire, compat: compat, pings: make(map[uint32]chan struct{}), blind: make(chan struct{})}
 }
 
 // fuzzOut is what the session has sent on one stream.
@@ -635,12 +644,7 @@ func (c *fuzzClient) drain(hver hpackz.Version, problem func(string, ...any)) {
 			}
 			goaway = true
 		case *framing.PingFrame:
-			c.mu.Lock()
-			if ch := c.pings[f.ID]; ch != nil {
-				close(ch)
-				delete(c.pings, f.ID)
-			}
-			c.mu.Unlock()
+			c.answered(f.ID)
 		case *framing.UnknownFrame:
 			if !c.compat || f.Type != framing.FrameWindowUpdate {
 				problem("session wrote an unknown frame: %v", f)
@@ -664,7 +668,7 @@ func (c *fuzzClient) drain(hver hpackz.Version, problem func(string, ...any)) {
 
 // sync sends a PING and waits for its reply, the end of the session, or
 // the end of parsing: the session has handled everything sent before it.
-func (c *fuzzClient) sync(s *Session, id uint32, watch <-chan time.Time, t *testing.T) {
+func (c *fuzzPeerEnd) sync(s *Session, id uint32, watch <-chan time.Time, t *testing.T) {
 	ch := make(chan struct{})
 	c.mu.Lock()
 	c.pings[id] = ch
@@ -679,6 +683,16 @@ func (c *fuzzClient) sync(s *Session, id uint32, watch <-chan time.Time, t *test
 	case <-c.blind:
 	case <-watch:
 		t.Fatalf("watchdog: a live session did not answer a PING in %v\n%s", fuzzWatchdog, faultStacks())
+	}
+}
+
+// answered wakes the sync waiting for the PING reply id, if any.
+func (c *fuzzPeerEnd) answered(id uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ch := c.pings[id]; ch != nil {
+		close(ch)
+		delete(c.pings, id)
 	}
 }
 
@@ -788,7 +802,7 @@ func runFuzzServer(t *testing.T, in []byte) {
 		reads: make(map[framing.StreamID]*fuzzRead), moved: make(chan struct{}, 1)}
 	app.wg.Add(1)
 	go app.acceptLoop()
-	client := &fuzzClient{c: cc, wire: wire, compat: cfg.V2Compat, pings: make(map[uint32]chan struct{}), blind: make(chan struct{})}
+	client := &fuzzClient{fuzzPeerEnd: newFuzzPeerEnd(cc, wire, cfg.V2Compat)}
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
